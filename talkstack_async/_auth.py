@@ -1,0 +1,254 @@
+"""Credentials: which headers a request carries, and renewing bearer tokens.
+
+Token renewal is single-flight: however many requests find the token stale (or get a 401) at
+once, one refresh request is sent and they all wait for its outcome, success or failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from datetime import datetime, timezone
+
+from talkstack_async._endpoints import AuthKind
+from talkstack_async._errors import (
+    APIStatusError,
+    AuthenticationError,
+    MissingCredentialsError,
+)
+from talkstack_async._logging import logger
+from talkstack_async.models.user import TokenSet
+
+__all__ = ["ApiKeyAuth", "Auth", "NoAuth", "TokenAuth", "TokenCallback"]
+
+TokenCallback = Callable[[TokenSet], Awaitable[None] | None]
+"""Called with every new TokenSet (after login or refresh), e.g. to persist it."""
+
+# Tokens live two hours (API reference); used when a response omits expirationTime or its
+# expiry is already past on our clock (a skewed clock must not cause a refresh per request).
+_DEFAULT_LIFETIME = 2 * 60 * 60.0
+_MAX_MARGIN = 60.0
+
+
+class Auth:
+    """Base: supplies headers per request kind and, where it can, renews credentials."""
+
+    can_renew = False
+
+    async def headers(self, kind: AuthKind) -> Mapping[str, str]:
+        raise NotImplementedError
+
+    async def renew_after_rejection(self, rejected: Mapping[str, str]) -> None:
+        """Called once when a request carrying ``rejected`` headers got a 401."""
+
+    def secrets(self) -> Iterator[str]:
+        """The secret strings this auth holds, to scrub from any text shown to users."""
+        return iter(())
+
+    async def aclose(self) -> None:
+        """Stop any renewal in flight."""
+
+    @property
+    def mode(self) -> str:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(<redacted>)"
+
+
+class NoAuth(Auth):
+    """No credentials: only the unauthenticated endpoints (signup, login, ...) work."""
+
+    mode = "none"
+
+    async def headers(self, kind: AuthKind) -> Mapping[str, str]:
+        if kind is AuthKind.NONE:
+            return {}
+        raise MissingCredentialsError(
+            "this endpoint needs credentials: pass api_key=..., email= and password=, or "
+            "token=/refresh_token= to the client, or set TALKSTACK_API_KEY"
+        )
+
+    def __repr__(self) -> str:
+        return "NoAuth()"
+
+
+class ApiKeyAuth(Auth):
+    """The ``x-api-key`` header on every authenticated request."""
+
+    mode = "api-key"
+    __slots__ = ("_headers", "_key")
+
+    def __init__(self, api_key: str) -> None:
+        self._key = api_key
+        self._headers = {"x-api-key": api_key}
+
+    async def headers(self, kind: AuthKind) -> Mapping[str, str]:
+        if kind is AuthKind.ANY:
+            return self._headers
+        if kind is AuthKind.NONE:
+            return {}
+        raise MissingCredentialsError(
+            "this endpoint accepts only a bearer token: create the client with email= and "
+            "password= (or token=/refresh_token=) instead of an API key"
+        )
+
+    def secrets(self) -> Iterator[str]:
+        yield self._key
+
+
+Refresher = Callable[[str], Awaitable[TokenSet]]
+LoginFn = Callable[[str, str], Awaitable[TokenSet]]
+
+
+class TokenAuth(Auth):
+    """Bearer tokens, renewed proactively shortly before expiry and reactively after a 401.
+
+    Renewal uses the refresh token; when there is none, or the server rejects it, and the
+    client was given email and password, it logs in again.
+    """
+
+    mode = "token"
+    can_renew = True
+
+    def __init__(
+        self,
+        *,
+        refresher: Refresher,
+        login: LoginFn,
+        tokens: TokenSet | None = None,
+        email: str | None = None,
+        password: str | None = None,
+        on_tokens: TokenCallback | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._refresher = refresher
+        self._login = login
+        self._email = email
+        self._password = password
+        self._on_tokens = on_tokens
+        self._clock = clock
+        self._tokens: TokenSet | None = None
+        self._header: dict[str, str] = {}
+        self._renew_at = float("inf")
+        self._renewal: asyncio.Task[None] | None = None
+        if tokens is not None:
+            # Tokens handed in without an expiry are trusted until the server says otherwise.
+            self._adopt(tokens, default_lifetime=None if tokens.expires_at is None else 0)
+
+    @property
+    def tokens(self) -> TokenSet | None:
+        """The current tokens (None before the first login)."""
+        return self._tokens
+
+    async def headers(self, kind: AuthKind) -> Mapping[str, str]:
+        if kind is AuthKind.NONE:
+            return {}
+        if self._tokens is None or self._clock() >= self._renew_at:
+            await self._renew(self._header.get("Authorization"))
+        return self._header
+
+    async def renew_after_rejection(self, rejected: Mapping[str, str]) -> None:
+        await self._renew(rejected.get("Authorization"))
+
+    async def _renew(self, stale: str | None) -> None:
+        if self._tokens is not None and self._header.get("Authorization") != stale:
+            return  # another request renewed it meanwhile
+        if self._renewal is None:
+            self._renewal = asyncio.ensure_future(self._run_renewal())
+            # Consume the outcome even if every waiter was cancelled meanwhile.
+            self._renewal.add_done_callback(_consume_outcome)
+        # Shielded: a cancelled waiter must not cancel the renewal the others wait for.
+        await asyncio.shield(self._renewal)
+
+    async def _run_renewal(self) -> None:
+        try:
+            tokens = await self._fetch_tokens()
+            self._adopt(tokens, default_lifetime=_DEFAULT_LIFETIME)
+            if self._on_tokens is not None:
+                result = self._on_tokens(tokens)
+                if inspect.isawaitable(result):
+                    await result
+        finally:
+            self._renewal = None
+
+    async def _fetch_tokens(self) -> TokenSet:
+        refresh_token = self._tokens.refresh_token if self._tokens else None
+        if refresh_token:
+            try:
+                logger.info("talkstack: refreshing the bearer token")
+                return await self._refresher(refresh_token)
+            except APIStatusError as exc:
+                if _is_server_trouble(exc):
+                    raise
+                if self._password is None:
+                    raise _rejected("token refresh", exc) from exc
+                logger.info("talkstack: refresh token rejected (%s); logging in again", exc.status)
+        if self._email is None or self._password is None:
+            raise MissingCredentialsError(
+                "the bearer token expired and there is no refresh token or password to renew it"
+            )
+        try:
+            return await self._login(self._email, self._password)
+        except APIStatusError as exc:
+            if _is_server_trouble(exc):
+                raise
+            raise _rejected("login", exc) from exc
+
+    def _adopt(self, tokens: TokenSet, *, default_lifetime: float | None) -> None:
+        self._tokens = tokens
+        self._header = {"Authorization": f"Bearer {tokens.access_token}"}
+        lifetime = None
+        if tokens.expires_at is not None:
+            lifetime = (tokens.expires_at - datetime.now(timezone.utc)).total_seconds()
+            if lifetime <= 0:
+                lifetime = default_lifetime
+        elif default_lifetime is not None:
+            lifetime = default_lifetime
+        if lifetime is None:
+            self._renew_at = float("inf")
+        else:
+            # Renew a little early: a minute for two-hour tokens, a tenth for short ones.
+            margin = min(_MAX_MARGIN, lifetime / 10)
+            self._renew_at = self._clock() + lifetime - margin
+
+    def secrets(self) -> Iterator[str]:
+        if self._tokens is not None:
+            yield self._tokens.access_token
+            if self._tokens.refresh_token:
+                yield self._tokens.refresh_token
+        if self._password:
+            yield self._password
+
+    async def aclose(self) -> None:
+        renewal, self._renewal = self._renewal, None
+        if renewal is not None and not renewal.done():
+            renewal.cancel()
+            await asyncio.gather(renewal, return_exceptions=True)
+
+    def __repr__(self) -> str:
+        state = "no token yet" if self._tokens is None else f"expires_at={self._tokens.expires_at}"
+        return f"TokenAuth({state})"
+
+
+def _is_server_trouble(exc: APIStatusError) -> bool:
+    # Not a verdict on the credentials: the caller sees the server's own error.
+    return exc.status >= 500 or exc.status == 429
+
+
+def _rejected(what: str, exc: APIStatusError) -> AuthenticationError:
+    return AuthenticationError(
+        f"{what} was rejected: {exc.message}",
+        method=exc.method,
+        path=exc.path,
+        status=exc.status,
+        body=exc.body,
+        headers=exc.headers,
+    )
+
+
+def _consume_outcome(task: asyncio.Task[None]) -> None:
+    if not task.cancelled():
+        task.exception()

@@ -1,0 +1,163 @@
+"""Client settings: base URLs, timeouts, retry and connection limits, read from args or env vars."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+import attrs
+from yarl import URL
+
+from talkstack_async._errors import ValidationError
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_CALLS_BASE_URL",
+    "ClientConfig",
+    "RetryPolicy",
+    "Timeouts",
+]
+
+DEFAULT_BASE_URL = "https://api.talkstackai.com"
+# Make-call is served by another host (see the API reference, quirk 1).
+DEFAULT_CALLS_BASE_URL = "https://calls.talkstack.ai"
+
+ENV_API_KEY = "TALKSTACK_API_KEY"
+ENV_BASE_URL = "TALKSTACK_BASE_URL"
+ENV_CALLS_BASE_URL = "TALKSTACK_CALLS_BASE_URL"
+ENV_EMAIL = "TALKSTACK_EMAIL"
+ENV_PASSWORD = "TALKSTACK_PASSWORD"  # noqa: S105 - the variable's name, not a password
+ENV_TOKEN = "TALKSTACK_TOKEN"  # noqa: S105
+ENV_REFRESH_TOKEN = "TALKSTACK_REFRESH_TOKEN"  # noqa: S105
+ENV_LOG = "TALKSTACK_LOG"
+
+
+def _positive_or_none(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0
+    ):
+        raise ValidationError(attribute.name, f"must be a positive number or None, not {value!r}")
+
+
+@attrs.frozen
+class Timeouts:
+    """Timeouts in seconds; ``None`` disables one.
+
+    ``connect`` bounds establishing a connection, ``read`` the wait for each chunk of the
+    response, ``total`` the whole request (one attempt; retries get a fresh budget).
+    """
+
+    total: float | None = attrs.field(default=60.0, validator=_positive_or_none)
+    connect: float | None = attrs.field(default=10.0, validator=_positive_or_none)
+    read: float | None = attrs.field(default=30.0, validator=_positive_or_none)
+
+    def as_aiohttp(self) -> aiohttp.ClientTimeout:
+        return aiohttp.ClientTimeout(
+            total=self.total, sock_connect=self.connect, sock_read=self.read
+        )
+
+    @classmethod
+    def coerce(cls, value: Timeouts | float | None) -> Timeouts:
+        """Accept a ``Timeouts`` or a plain number of seconds (the total)."""
+        if isinstance(value, Timeouts):
+            return value
+        if value is None:
+            return cls(total=None, connect=None, read=None)
+        return cls(total=value)
+
+
+def _non_negative_int(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValidationError(attribute.name, f"must be a non-negative integer, not {value!r}")
+
+
+@attrs.frozen
+class RetryPolicy:
+    """How retry-safe requests are retried: exponential backoff with full jitter.
+
+    Attempt ``n`` (0-based) waits a random time in ``[0, min(max_delay, initial_delay * 2**n)]``,
+    unless the server sent ``Retry-After``, which is honoured up to ``max_retry_after``.
+    """
+
+    max_retries: int = attrs.field(default=2, validator=_non_negative_int)
+    initial_delay: float = 0.5
+    max_delay: float = 8.0
+    max_retry_after: float = 60.0
+
+
+def is_loopback(url: URL) -> bool:
+    host = url.host or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _base_url(value: str | URL, argument: str, allow_insecure_http: bool) -> URL:
+    url = URL(str(value).rstrip("/"))
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValidationError(argument, f"must be an http(s) URL, not {str(value)!r}")
+    # Credentials travel in headers: never in clear text across a network unless asked to.
+    if url.scheme == "http" and not is_loopback(url) and not allow_insecure_http:
+        raise ValidationError(
+            argument,
+            "plain http:// is only allowed for loopback hosts; pass allow_insecure_http=True "
+            "to send credentials unencrypted",
+        )
+    return url
+
+
+@attrs.frozen
+class ClientConfig:
+    """Everything about where and how requests are sent, except credentials."""
+
+    base_url: URL
+    calls_base_url: URL
+    timeouts: Timeouts = Timeouts()
+    retry: RetryPolicy = RetryPolicy()
+    max_connections: int = 100
+    max_connections_per_host: int = 0
+    default_headers: Mapping[str, str] = attrs.field(factory=dict)
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        base_url: str | URL | None,
+        calls_base_url: str | URL | None,
+        timeout: Timeouts | float | None,
+        max_retries: int,
+        max_connections: int,
+        allow_insecure_http: bool,
+        default_headers: Mapping[str, str] | None,
+        environ: Mapping[str, str] = os.environ,
+    ) -> ClientConfig:
+        api = _base_url(
+            base_url or environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL,
+            "base_url",
+            allow_insecure_http,
+        )
+        # Pointing the API at a local server points make-call there too, unless told otherwise.
+        calls_default = DEFAULT_CALLS_BASE_URL if str(api) == DEFAULT_BASE_URL else api
+        calls = _base_url(
+            calls_base_url or environ.get(ENV_CALLS_BASE_URL) or calls_default,
+            "calls_base_url",
+            allow_insecure_http,
+        )
+        if isinstance(max_connections, bool) or not isinstance(max_connections, int):
+            raise ValidationError("max_connections", "must be an integer")
+        if max_connections < 0:
+            raise ValidationError("max_connections", "must be >= 0 (0 means unlimited)")
+        return cls(
+            base_url=api,
+            calls_base_url=calls,
+            timeouts=Timeouts.coerce(timeout),
+            retry=RetryPolicy(max_retries=max_retries),
+            max_connections=max_connections,
+            default_headers=dict(default_headers or {}),
+        )

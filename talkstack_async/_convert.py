@@ -1,0 +1,245 @@
+"""The one cattrs converter: API names to Python names, dates, open enums, unknown fields kept."""
+
+from __future__ import annotations
+
+import email.utils
+import enum
+import re
+import types
+import typing
+from collections.abc import Callable, Mapping
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+
+from talkstack_async.models._base import WIRE_NAMES, Model
+
+__all__ = ["StructureError", "converter", "parse_datetime", "structure", "structure_list"]
+
+T = TypeVar("T")
+
+
+class StructureError(ValueError):
+    """A response value does not fit its model; the transport reports it as APIResponseError."""
+
+
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+    )
+}
+# The call-data form, "Tue, 30 Jan 2024 13:39:53 +0000": parsed by hand because
+# email.utils takes ~10 µs a value, which shows when paging through call history.
+_RFC2822 = re.compile(
+    r"(?:[A-Za-z]{3}, )?(\d{1,2}) ([A-Za-z]{3}) (\d{4}) (\d\d):(\d\d):(\d\d) ([+-]\d{4}|GMT|UTC)"
+)
+
+
+def _parse_rfc2822(text: str) -> datetime:
+    match = _RFC2822.fullmatch(text)
+    month = _MONTHS.get(match.group(2).title()) if match else None
+    if match is None or month is None:
+        return email.utils.parsedate_to_datetime(text)
+    day, _, year, hour, minute, second, zone = match.groups()
+    offset = 0 if zone in ("GMT", "UTC") else int(zone[1:3]) * 60 + int(zone[3:5])
+    tz = (
+        timezone.utc
+        if offset == 0
+        else timezone(timedelta(minutes=-offset if zone[0] == "-" else offset))
+    )
+    return datetime(int(year), month, int(day), int(hour), int(minute), int(second), tzinfo=tz)
+
+
+def parse_datetime(value: Any) -> datetime:
+    """ISO 8601 (``2025-03-11T17:49:38.925Z``), RFC 2822 (``Tue, 30 Jan 2024 13:39:53 +0000``) or
+    epoch seconds; naive values are taken as UTC."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        parsed = datetime.fromtimestamp(value, tz=timezone.utc)
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            if text[4:5] == "-":
+                # Python 3.10's fromisoformat does not take the "Z" suffix the API uses.
+                parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1:] == "Z" else text)
+            else:
+                parsed = _parse_rfc2822(text)
+        except (TypeError, ValueError, IndexError):
+            raise StructureError(f"unrecognised date-time {value!r}") from None
+    else:
+        raise StructureError(f"expected a date-time, got {type(value).__name__}")
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _read_str(value: Any) -> str:
+    return _structure_str(value, str)
+
+
+def _enum_reader(cls: type[enum.Enum]) -> Callable[[Any], Any]:
+    members = cls._value2member_map_
+
+    def read_enum(value: Any) -> Any:
+        member = members.get(value) if isinstance(value, (str, int)) else None
+        return cls(value) if member is None else member
+
+    return read_enum
+
+
+def _read_str_tuple(value: Any) -> tuple[str, ...]:
+    if isinstance(value, (list, tuple)) and all(type(item) is str for item in value):
+        return tuple(value)
+    raise StructureError(f"expected an array of strings, got {value!r}")
+
+
+def _reader(type_: Any) -> tuple[Callable[[Any], Any], bool]:
+    """A one-argument function that reads a field of ``type_``, and whether ``None`` fits it.
+
+    Resolved once per model field so the per-item path does no dispatching.
+    """
+    optional = False
+    if typing.get_origin(type_) in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(type_) if a is not type(None)]
+        optional = len(members) < len(typing.get_args(type_))
+        if len(members) == 1:
+            type_ = members[0]
+    if type_ is str:
+        return _read_str, optional
+    if type_ is datetime:
+        return parse_datetime, optional
+    if type_ is Any:
+        return _identity, True
+    if isinstance(type_, type) and issubclass(type_, enum.Enum):
+        return _enum_reader(type_), optional
+    if type_ == tuple[str, ...]:
+        return _read_str_tuple, optional
+    hook = converter.get_structure_hook(type_)
+    return (lambda v: hook(v, type_)), optional
+
+
+def _model_hook(cls: type[Model]) -> Callable[[Any, Any], Model]:
+    """A generated, straight-line structure function for one model class.
+
+    Hand-rolled rather than cattrs' generated dict hook because a field may have several wire
+    names and unknown keys are collected into ``extra``; each value still goes through a hook
+    resolved from the converter. Generated because this runs for every item of every page.
+    """
+    attrs.resolve_types(cls)
+    namespace: dict[str, Any] = {
+        "Mapping": Mapping,
+        "StructureError": StructureError,
+        "cls": cls,
+        "structure_str": _structure_str,
+    }
+    lines = [
+        "def structure_model(data, _):",
+        "    if not isinstance(data, Mapping):",
+        f"        raise StructureError('{cls.__name__}: expected an object, got '"
+        " + type(data).__name__)",
+        "    kw = {}",
+        "    field = None",
+        "    try:",
+    ]
+    known: set[str] = set()
+    for f in attrs.fields(cls):
+        if f.name == "extra":
+            continue
+        read, optional = _reader(f.type)
+        names = f.metadata.get(WIRE_NAMES, (f.name,))
+        known.update(names)
+        namespace[f"read_{f.name}"] = read
+        for i, wire_name in enumerate(names):
+            lines.append(f"        {'if' if i == 0 else 'elif'} {wire_name!r} in data:")
+            lines.append(f"            field = {wire_name!r}")
+            lines.append(f"            v = data[{wire_name!r}]")
+            if read is _identity:
+                value = "v"
+            elif read is _read_str:
+                value = f"v if v.__class__ is str else read_{f.name}(v)"
+            else:
+                value = f"read_{f.name}(v)"
+            if optional:
+                lines.append(f"            kw[{f.name!r}] = None if v is None else {value}")
+            else:
+                lines.append("            if v is None:")
+                lines.append("                raise StructureError('is null')")
+                lines.append(f"            kw[{f.name!r}] = {value}")
+        if f.default is attrs.NOTHING:
+            lines.append("        else:")
+            message = f"{cls.__name__}: missing {names[0]!r}"
+            lines.append(f"            raise StructureError({message!r})")
+    namespace["known"] = frozenset(known)
+    lines += [
+        "    except StructureError as exc:",
+        "        if field is None:",
+        "            raise",
+        f"        raise StructureError('{cls.__name__}.' + field + ': ' + str(exc)) from None",
+        "    except Exception as exc:",
+        f"        raise StructureError('{cls.__name__}.' + str(field) + ': ' + repr(exc)) from exc",
+        "    if not known.issuperset(data):",
+        "        kw['extra'] = {k: v for k, v in data.items() if k not in known}",
+        "    try:",
+        "        return cls(**kw)",
+        "    except (TypeError, ValueError) as exc:",
+        f"        raise StructureError('{cls.__name__}: ' + str(exc)) from exc",
+    ]
+    exec(compile("\n".join(lines), f"<talkstack structure {cls.__name__}>", "exec"), namespace)  # noqa: S102
+    return namespace["structure_model"]  # type: ignore[no-any-return]
+
+
+def _structure_str(value: Any, _: Any) -> str:
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise StructureError(f"expected a string, got {type(value).__name__}")
+
+
+def _structure_float(value: Any, _: Any) -> float:
+    if isinstance(value, bool):
+        raise StructureError("expected a number, got a boolean")
+    return float(value)
+
+
+def _structure_bool(value: Any, _: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value in (0, 1, "true", "false"):
+        return value in (1, "true")
+    raise StructureError(f"expected a boolean, got {value!r}")
+
+
+converter = cattrs.Converter()
+converter.register_structure_hook(datetime, lambda v, _: parse_datetime(v))
+# Exact-type predicates: a singledispatch hook for ``str`` would also catch the str-based enums.
+converter.register_structure_hook_func(lambda t: t is str, _structure_str)
+converter.register_structure_hook_func(lambda t: t is float, _structure_float)
+converter.register_structure_hook_func(lambda t: t is bool, _structure_bool)
+converter.register_structure_hook_factory(
+    lambda t: isinstance(t, type) and issubclass(t, Model), _model_hook
+)
+converter.register_unstructure_hook(datetime, datetime.isoformat)
+converter.register_unstructure_hook(date, date.isoformat)
+
+
+def structure(data: Any, cls: type[T]) -> T:
+    """``data`` (decoded JSON) as an instance of ``cls``; any mismatch is a StructureError."""
+    try:
+        return converter.structure(data, cls)
+    except StructureError:
+        raise
+    except Exception as exc:
+        raise StructureError(f"cannot read {type(data).__name__} as {cls}: {exc!r}") from exc
+
+
+def structure_list(data: Any, cls: type[T]) -> list[T]:
+    """A JSON array as a list of ``cls``; anything else is a StructureError."""
+    if not isinstance(data, list):
+        raise StructureError(f"expected an array of {cls.__name__}, got {type(data).__name__}")
+    hook = converter.get_structure_hook(cls)
+    return [hook(item, cls) for item in data]

@@ -1,0 +1,124 @@
+"""Call-history paging as async generators, behind one small strategy.
+
+ASSUMPTION (the docs show only ``pageSize``, default 20, and not how to ask for page 2):
+
+* page N is requested by adding ``"page": N`` (1-based) to the JSON body;
+* if a response carries a cursor (``nextPageToken``, ``next_page_token``, ``nextCursor`` or
+  ``next_cursor``), the next request sends it back as ``"pageToken"`` instead;
+* the pages end at a page shorter than ``pageSize``, an empty page, a 404 ("call list is
+  empty"), ``hasMore``/``has_more`` false, or ``page`` reaching ``totalPages``/``total_pages``;
+* the items are the body itself when it is an array, else the first array found under
+  ``data``, ``calls``, ``callHistory``, ``items`` or ``results`` (one level of nesting allowed).
+
+A server that ignored the page number would send the first page forever; a page identical to
+the previous one therefore raises PaginationError instead of looping. To change the
+mechanism, change ``HistoryPaging`` only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any
+
+import attrs
+
+from talkstack_async._convert import StructureError, converter
+from talkstack_async._errors import APIResponseError, PaginationError
+from talkstack_async.models.call import Call, CallHistoryPage
+
+__all__ = ["HistoryPaging", "iterate_history_pages"]
+
+_ITEM_KEYS = ("data", "calls", "callHistory", "call_history", "items", "results")
+_CURSOR_KEYS = ("nextPageToken", "next_page_token", "nextCursor", "next_cursor")
+
+
+@attrs.frozen
+class RawPage:
+    items: list[Any]
+    meta: Mapping[str, Any]
+
+
+def split_page(payload: Any) -> RawPage:
+    """The item array of a history response and the object around it (for paging hints)."""
+    if isinstance(payload, list):
+        return RawPage(payload, {})
+    if isinstance(payload, dict):
+        for key in _ITEM_KEYS:
+            value = payload.get(key)
+            if isinstance(value, list):
+                return RawPage(value, payload)
+            if isinstance(value, dict):
+                for inner in _ITEM_KEYS:
+                    if isinstance(value.get(inner), list):
+                        return RawPage(value[inner], {**payload, **value})
+    raise StructureError("no array of calls found in the call-history response")
+
+
+class HistoryPaging:
+    """Decides the paging fields of each call-history request (see the module docstring)."""
+
+    def first(self) -> dict[str, Any]:
+        return {"page": 1}
+
+    def after(
+        self, request: Mapping[str, Any], page: RawPage, page_size: int
+    ) -> dict[str, Any] | None:
+        """The paging fields of the next request, or None when this page was the last."""
+        meta = page.meta
+        if not page.items or meta.get("hasMore", meta.get("has_more")) is False:
+            return None
+        for key in _CURSOR_KEYS:
+            cursor = meta.get(key)
+            if isinstance(cursor, str) and cursor:
+                return {"page_token": cursor}
+        number = request.get("page", 1)
+        total = meta.get("totalPages", meta.get("total_pages"))
+        if isinstance(total, int) and number >= total:
+            return None
+        if len(page.items) < page_size:
+            return None
+        return {"page": number + 1}
+
+
+async def iterate_history_pages(
+    fetch: Callable[[Mapping[str, Any]], Awaitable[Any]],
+    *,
+    page_size: int,
+    paging: HistoryPaging | None = None,
+) -> AsyncIterator[CallHistoryPage]:
+    """Fetch page after page lazily; ``fetch`` sends one request with the given paging fields.
+
+    Each page is fetched only when the consumer asks for it, so breaking out of the loop sends
+    nothing more, and only one page is held at a time.
+    """
+    paging = paging or HistoryPaging()
+    request: dict[str, Any] | None = paging.first()
+    structure_call = converter.get_structure_hook(Call)
+    previous: list[Any] | None = None
+    number = 0
+    while request is not None:
+        payload = await fetch(request)
+        if payload is None:  # 404: "call list is empty"
+            return
+        try:
+            page = split_page(payload)
+            items = tuple(structure_call(item, Call) for item in page.items)
+        except StructureError as exc:
+            raise APIResponseError(
+                f"unexpected call-history response: {exc}",
+                method="POST",
+                path="/call/get-call-history",
+                status=200,
+                body=None,
+            ) from exc
+        if not items:
+            return
+        if page.items == previous:
+            raise PaginationError(
+                f"the server sent page {number} again for page {number + 1}; it does not seem "
+                "to support the paging this SDK assumes (see talkstack_async._pagination)"
+            )
+        previous = page.items
+        number += 1
+        yield CallHistoryPage(items=items, page_number=number)
+        request = paging.after(request, page, page_size)

@@ -1,0 +1,311 @@
+"""The one place that sends HTTP: headers, timeouts, retries, decoding, error mapping, logging.
+
+Retry rules, in order of precedence:
+
+* A request that got no response is retried only when it is declared ``retry_safe``, or when it
+  provably never left this machine (the connection could not be opened). So a call-placing
+  request is never sent twice, whatever fails.
+* A 401 on a renewable credential renews it once (single-flight) and repeats the request once:
+  the server rejected the request unprocessed, so this holds for call placement too.
+* 408, 429 and 5xx are retried only for ``retry_safe`` requests, after ``Retry-After`` or an
+  exponential backoff with full jitter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any, BinaryIO
+
+import aiohttp
+import attrs
+from yarl import URL
+
+from talkstack_async._auth import Auth
+from talkstack_async._config import ClientConfig
+from talkstack_async._endpoints import AuthKind, Endpoint, Host, unwrap
+from talkstack_async._errors import (
+    APIConnectionError,
+    APIResponseError,
+    APIStatusError,
+    APITimeoutError,
+    ClientClosedError,
+    NotFoundError,
+    status_error_class,
+)
+from talkstack_async._logging import logger
+from talkstack_async._redact import redact, scrub
+from talkstack_async._retry import RETRYABLE_STATUSES, backoff_delay, retry_after_seconds
+from talkstack_async._session import SessionHolder
+from talkstack_async._version import __version__
+
+__all__ = ["FilePart", "RequestSpec", "Transport"]
+
+_sleep = asyncio.sleep  # a module attribute so tests can observe the backoff without waiting
+
+
+@attrs.frozen
+class FilePart:
+    """A file sent in a multipart body."""
+
+    filename: str
+    content: bytes | BinaryIO = attrs.field(repr=False)
+    content_type: str = "application/octet-stream"
+
+
+@attrs.frozen
+class RequestSpec:
+    """One HTTP request as the transport sends it (built from an Endpoint, or by hand)."""
+
+    method: str
+    path: str
+    host: Host = Host.API
+    auth: AuthKind = AuthKind.ANY
+    retry_safe: bool = False
+    json: Any = None
+    params: Mapping[str, str] | None = None
+    form: Mapping[str, str | FilePart] | None = None
+    absent_on_404: bool = False
+    not_found_on_400: bool = False
+
+
+class _NoResponse(Exception):
+    """Internal: an attempt got no response; ``sent`` says whether the request may have left."""
+
+    def __init__(self, error: APIConnectionError, *, sent: bool) -> None:
+        self.error = error
+        self.sent = sent
+
+
+class Transport:
+    __slots__ = ("_auth", "_bases", "_config", "_headers", "_sessions", "_timeout")
+
+    def __init__(self, config: ClientConfig, auth: Auth, sessions: SessionHolder) -> None:
+        self._config = config
+        self._auth = auth
+        self._sessions = sessions
+        self._timeout = config.timeouts.as_aiohttp()
+        self._bases = {
+            Host.API: str(config.base_url).rstrip("/"),
+            Host.CALLS: str(config.calls_base_url).rstrip("/"),
+        }
+        self._headers = {
+            "User-Agent": f"talkstack-python/{__version__}",
+            "Accept": "application/json",
+            **config.default_headers,
+        }
+
+    @property
+    def auth(self) -> Auth:
+        return self._auth
+
+    async def call(self, endpoint: Endpoint, args: Mapping[str, Any]) -> Any:
+        """Send ``endpoint`` with these (Python-named) arguments; return its unwrapped result.
+
+        Returns ``None`` for message-only endpoints and for a 404 that the endpoint documents
+        as "nothing there".
+        """
+        path, body, query = endpoint.render(args)
+        spec = RequestSpec(
+            method=endpoint.method,
+            path=path,
+            host=endpoint.host,
+            auth=endpoint.auth,
+            retry_safe=endpoint.retry_safe,
+            json=None if endpoint.multipart or not body else body,
+            params=query or None,
+            form=body if endpoint.multipart else None,
+            absent_on_404=endpoint.absent_on_404,
+            not_found_on_400=endpoint.not_found_on_400,
+        )
+        status, decoded = await self.send(spec)
+        if status == 404:
+            return None
+        return unwrap(endpoint, decoded, status=status)
+
+    async def send(self, spec: RequestSpec) -> tuple[int, Any]:
+        """Send with auth, retries and error mapping; return the status and the decoded body."""
+        retries = 0
+        renewed = False
+        policy = self._config.retry
+        while True:
+            auth_headers = await self._auth.headers(spec.auth)
+            try:
+                status, headers, raw = await self._attempt(spec, auth_headers, retries)
+            except _NoResponse as failure:
+                if (spec.retry_safe or not failure.sent) and retries < policy.max_retries:
+                    await self._backoff(spec, retries, None, failure.error.message)
+                    retries += 1
+                    continue
+                raise failure.error from failure.__cause__
+            if 200 <= status < 300:
+                return status, self._decode_success(spec, status, raw)
+            if status == 401 and auth_headers and self._auth.can_renew and not renewed:
+                renewed = True
+                await self._auth.renew_after_rejection(auth_headers)
+                continue
+            if status == 404 and spec.absent_on_404:
+                return status, None
+            retry_after = retry_after_seconds(headers)
+            if spec.retry_safe and status in RETRYABLE_STATUSES and retries < policy.max_retries:
+                await self._backoff(spec, retries, retry_after, f"HTTP {status}")
+                retries += 1
+                continue
+            raise self._status_error(spec, status, headers, raw, retry_after)
+
+    async def _attempt(
+        self, spec: RequestSpec, auth_headers: Mapping[str, str], retries: int
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        url = URL(self._bases[spec.host] + spec.path, encoded=True)
+        headers = {**self._headers, **auth_headers} if auth_headers else self._headers
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "talkstack request %s %s params=%s body=%s",
+                spec.method,
+                spec.path,
+                spec.params,
+                self._safe(redact(spec.json)),
+            )
+        started = time.perf_counter()
+        try:
+            session = self._sessions.get()
+            async with session.request(
+                spec.method,
+                url,
+                json=spec.json,
+                params=spec.params,
+                data=_form_data(spec.form) if spec.form is not None else None,
+                headers=headers,
+                timeout=self._timeout,
+                # Redirects would carry x-api-key to wherever they point; an API never needs one.
+                allow_redirects=False,
+            ) as response:
+                raw = await response.read()
+                status = response.status
+                response_headers = response.headers
+        except (asyncio.TimeoutError, aiohttp.ClientError) as exc:
+            raise self._no_response(spec, exc) from exc
+        except RuntimeError as exc:
+            if "closed" not in str(exc).lower():
+                raise
+            raise ClientClosedError(f"the aiohttp session is closed ({exc})") from exc
+        if logger.isEnabledFor(logging.INFO):
+            logger.info(
+                "talkstack %s %s -> %s in %.1f ms (attempt %d)",
+                spec.method,
+                spec.path,
+                status,
+                (time.perf_counter() - started) * 1000,
+                retries + 1,
+            )
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("talkstack response body=%s", self._safe(redact(_decode(raw)[1])))
+        return status, response_headers, raw
+
+    def _no_response(self, spec: RequestSpec, exc: BaseException) -> _NoResponse:
+        # Only a failure to connect proves the request never left; anything later may have
+        # reached the server (a read timeout, a reset after sending, a broken response).
+        never_sent = isinstance(exc, (aiohttp.ConnectionTimeoutError, aiohttp.ClientConnectorError))
+        if isinstance(exc, (aiohttp.ClientSSLError, aiohttp.ClientConnectorCertificateError)):
+            never_sent = False  # retrying does not fix a certificate
+        error_class = (
+            APITimeoutError if isinstance(exc, asyncio.TimeoutError) else APIConnectionError
+        )
+        what = "timed out" if error_class is APITimeoutError else "failed"
+        detail = self._safe(str(exc) or type(exc).__name__)
+        error = error_class(
+            f"{spec.method} {spec.path} {what}: {detail}", method=spec.method, path=spec.path
+        )
+        return _NoResponse(error, sent=not never_sent)
+
+    async def _backoff(
+        self, spec: RequestSpec, retries: int, retry_after: float | None, reason: str
+    ) -> None:
+        delay = backoff_delay(self._config.retry, retries, retry_after)
+        logger.info(
+            "talkstack retrying %s %s in %.2f s after %s (retry %d of %d)",
+            spec.method,
+            spec.path,
+            delay,
+            reason,
+            retries + 1,
+            self._config.retry.max_retries,
+        )
+        await _sleep(delay)
+
+    def _decode_success(self, spec: RequestSpec, status: int, raw: bytes) -> Any:
+        ok, decoded = _decode(raw)
+        if not ok:
+            raise APIResponseError(
+                f"{spec.method} {spec.path} returned {status} with a body that is not JSON",
+                method=spec.method,
+                path=spec.path,
+                status=status,
+                body=self._safe(decoded[:500]),
+            )
+        return decoded
+
+    def _status_error(
+        self,
+        spec: RequestSpec,
+        status: int,
+        headers: Mapping[str, str],
+        raw: bytes,
+        retry_after: float | None,
+    ) -> APIStatusError:
+        ok, decoded = _decode(raw)
+        message = None
+        if ok and isinstance(decoded, dict):
+            candidate = decoded.get("message") or decoded.get("error")
+            message = candidate if isinstance(candidate, str) else None
+        if message is None:
+            snippet = decoded if isinstance(decoded, str) else ""
+            message = snippet.strip()[:200] or f"HTTP {status}"
+        error_class = status_error_class(status)
+        if status == 400 and spec.not_found_on_400:
+            error_class = NotFoundError
+        return error_class(
+            self._safe(message),
+            method=spec.method,
+            path=spec.path,
+            status=status,
+            body=redact(decoded) if ok else self._safe(decoded[:2000]),
+            headers={k: v for k, v in headers.items() if k.lower() not in _SECRET_HEADERS},
+            retry_after=retry_after,
+        )
+
+    def _safe(self, text: Any) -> Any:
+        """``text`` with the client's own secrets scrubbed out (non-strings pass through)."""
+        if not isinstance(text, str):
+            if text is None or isinstance(text, (int, float, bool)):
+                return text
+            text = json.dumps(text, default=str)
+        return scrub(text, self._auth.secrets())
+
+
+_SECRET_HEADERS = frozenset({"authorization", "x-api-key", "set-cookie"})
+
+
+def _decode(raw: bytes) -> tuple[bool, Any]:
+    """(True, JSON value) or (False, the body as text)."""
+    if not raw:
+        return True, None
+    try:
+        return True, json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        return False, raw.decode("utf-8", errors="replace")
+
+
+def _form_data(fields: Mapping[str, str | FilePart]) -> aiohttp.FormData:
+    form = aiohttp.FormData()
+    for name, value in fields.items():
+        if isinstance(value, FilePart):
+            form.add_field(
+                name, value.content, filename=value.filename, content_type=value.content_type
+            )
+        else:
+            form.add_field(name, str(value))
+    return form

@@ -1,0 +1,64 @@
+"""What every resource shares: sending an endpoint and reading its result into models."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from talkstack_async._convert import StructureError, structure, structure_list
+from talkstack_async._endpoints import Endpoint
+from talkstack_async._errors import APIResponseError
+
+if TYPE_CHECKING:
+    from talkstack_async._client import AsyncTalkstack
+
+__all__ = ["AsyncResource", "parse_as", "parse_list_as"]
+
+T = TypeVar("T")
+
+
+class AsyncResource:
+    __slots__ = ("_client",)
+
+    def __init__(self, client: AsyncTalkstack) -> None:
+        self._client = client
+
+    async def _send(self, endpoint: Endpoint, **args: Any) -> Any:
+        """The endpoint's unwrapped result (None for message-only endpoints and "absent" 404s)."""
+        return await self._client._transport.call(endpoint, args)
+
+    async def _get_one(self, endpoint: Endpoint, model: type[T], **args: Any) -> T:
+        return parse_as(endpoint, await self._send(endpoint, **args), model)
+
+    async def _get_optional(self, endpoint: Endpoint, model: type[T], **args: Any) -> T | None:
+        payload = await self._send(endpoint, **args)
+        return None if payload is None else parse_as(endpoint, payload, model)
+
+    async def _get_list(self, endpoint: Endpoint, model: type[T], **args: Any) -> list[T]:
+        payload = await self._send(endpoint, **args)
+        return [] if payload is None else parse_list_as(endpoint, payload, model)
+
+
+def parse_as(endpoint: Endpoint, payload: Any, model: type[T]) -> T:
+    """``payload`` as a ``model``; a mismatch is the server's fault, reported as such."""
+    try:
+        return structure(payload, model)
+    except StructureError as exc:
+        raise _unexpected(endpoint, exc) from exc
+
+
+def parse_list_as(endpoint: Endpoint, payload: Any, model: type[T]) -> list[T]:
+    """``payload`` as a list of ``model``."""
+    try:
+        return structure_list(payload, model)
+    except StructureError as exc:
+        raise _unexpected(endpoint, exc) from exc
+
+
+def _unexpected(endpoint: Endpoint, exc: StructureError) -> APIResponseError:
+    return APIResponseError(
+        f"unexpected response from {endpoint.method} {endpoint.path}: {exc}",
+        method=endpoint.method,
+        path=endpoint.path,
+        status=200,
+        body=None,
+    )

@@ -1,0 +1,29 @@
+"""Voices an agent can speak with."""
+
+from __future__ import annotations
+
+from talkstack_async import _endpoints as ep
+from talkstack_async._validation import check_id
+from talkstack_async.models.voice import Voice
+from talkstack_async.resources._base import AsyncResource
+
+__all__ = ["AsyncVoicesResource"]
+
+
+class AsyncVoicesResource(AsyncResource):
+    """``client.voices``."""
+
+    __slots__ = ()
+
+    async def list(self) -> list[Voice]:
+        """All available voices, with their labels and preview URLs."""
+        return await self._get_list(ep.LIST_VOICES, Voice)
+
+    async def get(self, voice_id: str) -> Voice:
+        """One voice.
+
+        Raises:
+            NotFoundError: No such voice.
+            ValidationError: An empty id (nothing is sent).
+        """
+        return await self._get_one(ep.GET_VOICE, Voice, voice_id=check_id("voice_id", voice_id))

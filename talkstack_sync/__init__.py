@@ -1,0 +1,1 @@
+"""Talkstack SDK, blocking facade (placeholder until the sync issue lands)."""
