@@ -136,7 +136,7 @@ class TokenAuth(Auth):
         self._renewal: asyncio.Task[None] | None = None
         if tokens is not None:
             # Tokens handed in without an expiry are trusted until the server says otherwise.
-            self._adopt(tokens, default_lifetime=None if tokens.expires_at is None else 0)
+            self._adopt(tokens, fresh=False)
 
     @property
     def tokens(self) -> TokenSet | None:
@@ -166,7 +166,7 @@ class TokenAuth(Auth):
     async def _run_renewal(self) -> None:
         try:
             tokens = await self._fetch_tokens()
-            self._adopt(tokens, default_lifetime=_DEFAULT_LIFETIME)
+            self._adopt(tokens, fresh=True)
             if self._on_tokens is not None:
                 result = self._on_tokens(tokens)
                 if inspect.isawaitable(result):
@@ -197,22 +197,22 @@ class TokenAuth(Auth):
                 raise
             raise _rejected("login", exc) from exc
 
-    def _adopt(self, tokens: TokenSet, *, default_lifetime: float | None) -> None:
+    def _adopt(self, tokens: TokenSet, *, fresh: bool) -> None:
+        """Use ``tokens`` from now on; ``fresh`` when the server issued them just now."""
         self._tokens = tokens
         self._header = {"Authorization": f"Bearer {tokens.access_token}"}
-        lifetime = None
+        remaining = None
         if tokens.expires_at is not None:
-            lifetime = (tokens.expires_at - datetime.now(timezone.utc)).total_seconds()
-            if lifetime <= 0:
-                lifetime = default_lifetime
-        elif default_lifetime is not None:
-            lifetime = default_lifetime
-        if lifetime is None:
-            self._renew_at = float("inf")
+            remaining = (tokens.expires_at - datetime.now(timezone.utc)).total_seconds()
+        if fresh:
+            # Just issued, so what remains is its whole life. Absent or already past (a skewed
+            # clock) means the documented two hours, with 401s as the backstop.
+            if remaining is None or remaining <= 0:
+                remaining = _DEFAULT_LIFETIME
+            margin = min(_MAX_MARGIN, remaining / 10)  # a minute, or a tenth of a short life
         else:
-            # Renew a little early: a minute for two-hour tokens, a tenth for short ones.
-            margin = min(_MAX_MARGIN, lifetime / 10)
-            self._renew_at = self._clock() + lifetime - margin
+            margin = _MAX_MARGIN  # handed in: an unknown part of a two-hour life is left
+        self._renew_at = float("inf") if remaining is None else self._clock() + remaining - margin
 
     def secrets(self) -> Iterator[str]:
         if self._tokens is not None:

@@ -80,7 +80,24 @@ def _identity(value: Any) -> Any:
 
 
 def _read_str(value: Any) -> str:
-    return _structure_str(value, str)
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise StructureError(f"expected a string, got {type(value).__name__}")
+
+
+def _read_float(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise StructureError(f"expected a number, got {type(value).__name__}")
+    return float(value)
+
+
+def _read_bool(value: Any) -> bool:
+    # Strict: "false" as truthy would silently flip meaning.
+    if isinstance(value, bool):
+        return value
+    if value in (0, 1, "true", "false"):
+        return value in (1, "true")
+    raise StructureError(f"expected a boolean, got {value!r}")
 
 
 def _enum_reader(cls: type[enum.Enum]) -> Callable[[Any], Any]:
@@ -112,6 +129,10 @@ def _reader(type_: Any) -> tuple[Callable[[Any], Any], bool]:
             type_ = members[0]
     if type_ is str:
         return _read_str, optional
+    if type_ is float:
+        return _read_float, optional
+    if type_ is bool:
+        return _read_bool, optional
     if type_ is datetime:
         return parse_datetime, optional
     if type_ is Any:
@@ -136,7 +157,6 @@ def _model_hook(cls: type[Model]) -> Callable[[Any, Any], Model]:
         "Mapping": Mapping,
         "StructureError": StructureError,
         "cls": cls,
-        "structure_str": _structure_str,
     }
     lines = [
         "def structure_model(data, _):",
@@ -194,32 +214,8 @@ def _model_hook(cls: type[Model]) -> Callable[[Any, Any], Model]:
     return namespace["structure_model"]  # type: ignore[no-any-return]
 
 
-def _structure_str(value: Any, _: Any) -> str:
-    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-        return str(value)
-    raise StructureError(f"expected a string, got {type(value).__name__}")
-
-
-def _structure_float(value: Any, _: Any) -> float:
-    if isinstance(value, bool):
-        raise StructureError("expected a number, got a boolean")
-    return float(value)
-
-
-def _structure_bool(value: Any, _: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if value in (0, 1, "true", "false"):
-        return value in (1, "true")
-    raise StructureError(f"expected a boolean, got {value!r}")
-
-
 converter = cattrs.Converter()
 converter.register_structure_hook(datetime, lambda v, _: parse_datetime(v))
-# Exact-type predicates: a singledispatch hook for ``str`` would also catch the str-based enums.
-converter.register_structure_hook_func(lambda t: t is str, _structure_str)
-converter.register_structure_hook_func(lambda t: t is float, _structure_float)
-converter.register_structure_hook_func(lambda t: t is bool, _structure_bool)
 converter.register_structure_hook_factory(
     lambda t: isinstance(t, type) and issubclass(t, Model), _model_hook
 )

@@ -49,6 +49,7 @@ class Endpoint:
     returns_nothing: bool = False  # message-only responses
     absent_on_404: bool = False
     not_found_on_400: bool = False  # "does not exist" documented as a 400
+    renew_on_401: bool = True  # False where a 401 is about the request, not the credentials
     multipart: bool = False  # the body is sent as multipart/form-data instead of JSON
     body: Mapping[str, str] = attrs.field(factory=dict)
     query: Mapping[str, str] = attrs.field(factory=dict)
@@ -106,8 +107,10 @@ REFRESH = Endpoint(
     "auth.refresh", "POST", "/auth/refresh-token", auth=AuthKind.NONE, retry_safe=True,
     body={"refresh_token": "refreshToken"},
 )  # fmt: skip
+# Its 401 means "old password wrong": renewing the token and sending it again would not help.
 CHANGE_PASSWORD = Endpoint(
     "auth.change_password", "POST", "/auth/change-password", returns_nothing=True,
+    renew_on_401=False,
     body={"old_password": "oldPassword", "new_password": "newPassword"},
 )  # fmt: skip
 FORGOT_PASSWORD = Endpoint(

@@ -6,7 +6,7 @@ secret strings a client holds are scrubbed from any text the SDK produces from s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 __all__ = ["REDACTED", "redact", "scrub"]
@@ -37,12 +37,15 @@ def _is_secret_key(key: object) -> bool:
     return isinstance(key, str) and key.lower().replace("_", "").replace("-", "") in _SECRET_KEYS
 
 
-def redact(value: Any) -> Any:
-    """A copy of a decoded JSON value with every secret-keyed value masked."""
+def redact(value: Any, secrets: Collection[str] = ()) -> Any:
+    """A copy of a decoded JSON value with every secret-keyed value masked, and every known
+    secret string scrubbed from the other strings."""
     if isinstance(value, Mapping):
-        return {k: REDACTED if _is_secret_key(k) else redact(v) for k, v in value.items()}
+        return {k: REDACTED if _is_secret_key(k) else redact(v, secrets) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [redact(v) for v in value]
+        return [redact(v, secrets) for v in value]
+    if isinstance(value, str) and secrets:
+        return scrub(value, secrets)
     return value
 
 

@@ -70,6 +70,7 @@ class RequestSpec:
     form: Mapping[str, str | FilePart] | None = None
     absent_on_404: bool = False
     not_found_on_400: bool = False
+    renew_on_401: bool = True
 
 
 class _NoResponse(Exception):
@@ -120,6 +121,7 @@ class Transport:
             form=body if endpoint.multipart else None,
             absent_on_404=endpoint.absent_on_404,
             not_found_on_400=endpoint.not_found_on_400,
+            renew_on_401=endpoint.renew_on_401,
         )
         status, decoded = await self.send(spec)
         if status == 404:
@@ -143,7 +145,8 @@ class Transport:
                 raise failure.error from failure.__cause__
             if 200 <= status < 300:
                 return status, self._decode_success(spec, status, raw)
-            if status == 401 and auth_headers and self._auth.can_renew and not renewed:
+            renewable = spec.renew_on_401 and auth_headers and self._auth.can_renew
+            if status == 401 and renewable and not renewed:
                 renewed = True
                 await self._auth.renew_after_rejection(auth_headers)
                 continue
@@ -272,7 +275,7 @@ class Transport:
             method=spec.method,
             path=spec.path,
             status=status,
-            body=redact(decoded) if ok else self._safe(decoded[:2000]),
+            body=redact(decoded, tuple(self._auth.secrets())) if ok else self._safe(decoded[:2000]),
             headers={k: v for k, v in headers.items() if k.lower() not in _SECRET_HEADERS},
             retry_after=retry_after,
         )

@@ -12,8 +12,7 @@ import aioresponses.core
 import pytest
 from aioresponses import aioresponses as _aioresponses
 
-from talkstack_async import AsyncTalkstack
-from talkstack_async import _transport
+from talkstack_async import AsyncTalkstack, _transport
 
 API = "https://api.talkstackai.com"
 CALLS = "https://calls.talkstack.ai"

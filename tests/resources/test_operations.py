@@ -100,6 +100,23 @@ def _that(predicate: Callable[[Any], bool]) -> Callable[[Any], None]:
     return check
 
 
+class _Has:
+    """Equal to any object whose named attributes have these values."""
+
+    def __init__(self, **attributes: Any) -> None:
+        self.attributes = attributes
+
+    def __eq__(self, other: object) -> bool:
+        return all(getattr(other, k, object()) == v for k, v in self.attributes.items())
+
+    def __repr__(self) -> str:
+        return f"_Has({self.attributes})"
+
+
+def _Id(value: str) -> _Has:
+    return _Has(id=value)
+
+
 def _check(**expected: Any) -> Callable[[Any], None]:
     def check(result: Any) -> None:
         for name, value in expected.items():
@@ -222,11 +239,16 @@ CASES = [
         {
             **ENVELOPE,
             "userData": {**USER, "id": "u1", "verified": True, "active_project": "p1"},
-            "projectData": {k: PROJECT[k] for k in ("name", "user_id", "status", "description", "call_status_webhook", "id")},  # noqa: E501
+            "projectData": {
+                k: PROJECT[k]
+                for k in ("name", "user_id", "status", "description", "call_status_webhook", "id")
+            },
         },
         body={"projectId": "p1"},
         check=_that(
-            lambda r: (r.project.id, r.user.active_project_id, r.user.verified) == ("p1", "p1", True)
+            lambda r: (
+                (r.project.id, r.user.active_project_id, r.user.verified) == ("p1", "p1", True)
+            )
         ),
     ),
     Case(
@@ -579,7 +601,7 @@ async def test_batch_upload_is_multipart_with_the_documented_fields(
     mocked: aioresponses, tmp_path: Any
 ) -> None:
     csv_file = tmp_path / "numbers.csv"
-    csv_file.write_text("number,dynamicVariables\n+14155550123,\"{\"\"name\"\":\"\"Jo\"\"}\"\n")
+    csv_file.write_text('number,dynamicVariables\n+14155550123,"{""name"":""Jo""}"\n')
     mocked.post(f"{API}/call/batch-call", payload={"message": "ok"})
     async with AsyncTalkstack(api_key=API_KEY) as client:
         await client.calls.batch(csv_file, project_id="p1", agent_id="a1")

@@ -1,0 +1,123 @@
+"""The converter: wire names, several spellings, dates, open enums, unknown fields kept."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from talkstack_async import Agent, Call, CallStatus, LoginStatus, Project, TokenSet
+from talkstack_async._convert import StructureError, converter, parse_datetime, structure
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2025-03-11T17:49:38.925Z", datetime(2025, 3, 11, 17, 49, 38, 925000, timezone.utc)),
+        ("2025-03-11T17:49:38+02:00", datetime(2025, 3, 11, 15, 49, 38, tzinfo=timezone.utc)),
+        ("2025-03-11T17:49:38", datetime(2025, 3, 11, 17, 49, 38, tzinfo=timezone.utc)),
+        ("Tue, 30 Jan 2024 13:39:53 +0000", datetime(2024, 1, 30, 13, 39, 53, tzinfo=timezone.utc)),
+        ("Tue, 30 Jan 2024 13:39:53 -0130", datetime(2024, 1, 30, 15, 9, 53, tzinfo=timezone.utc)),
+        ("30 Jan 2024 13:39:53 GMT", datetime(2024, 1, 30, 13, 39, 53, tzinfo=timezone.utc)),
+        ("Tue, 30 Jan 2024 13:39:53 EST", datetime(2024, 1, 30, 18, 39, 53, tzinfo=timezone.utc)),
+        (1706621993, datetime(2024, 1, 30, 13, 39, 53, tzinfo=timezone.utc)),
+    ],
+)
+def test_datetimes_in_every_documented_form_parse_to_aware_utc(
+    text: object, expected: datetime
+) -> None:
+    parsed = parse_datetime(text)
+    assert parsed == expected
+    assert parsed.utcoffset() is not None
+
+
+@pytest.mark.parametrize("text", ["yesterday", "", "2025-13-45T00:00:00Z", True, [1]])
+def test_unparseable_datetimes_are_structure_errors(text: object) -> None:
+    with pytest.raises(StructureError):
+        parse_datetime(text)
+
+
+def test_unknown_fields_are_kept_in_extra_under_the_api_names() -> None:
+    call = structure({"callSid": "CA1", "status": "completed", "shiftId": 9}, Call)
+    assert call.extra == {"shiftId": 9}
+    assert structure({"callSid": "CA1"}, Call).extra == {}
+
+
+def test_unknown_enum_values_are_kept_and_not_final() -> None:
+    call = structure({"callSid": "CA1", "status": "transferred"}, Call)
+    assert call.status == "transferred"
+    assert isinstance(call.status, CallStatus)
+    assert not call.status.is_known
+    assert not call.status.is_final
+    assert LoginStatus(42) == 42
+    assert LoginStatus(42).name == "UNKNOWN_42"
+
+
+@pytest.mark.parametrize(
+    ("status", "final"),
+    [
+        ("queued", False),
+        ("initiated", False),
+        ("ringing", False),
+        ("in-progress", False),
+        ("completed", True),
+        ("busy", True),
+        ("failed", True),
+        ("no-answer", True),
+        ("voicemail", True),
+        ("silence", True),
+    ],
+)
+def test_call_statuses_know_which_are_final(status: str, final: bool) -> None:
+    assert CallStatus(status).is_final is final
+    assert CallStatus(status).is_known
+
+
+def test_each_alternative_spelling_is_read() -> None:
+    assert structure({"token": "t", "resfreshToken": "r"}, TokenSet).refresh_token == "r"
+    assert structure({"token": "t", "refreshToken": "r"}, TokenSet).refresh_token == "r"
+    assert structure({"agentId": "a1", "name": "Ava"}, Agent).id == "a1"
+
+
+def test_nullable_timestamps_and_absent_fields_become_none() -> None:
+    project = structure({"id": "p1", "created_at": None}, Project)
+    assert project.created_at is None
+    assert project.updated_at is None
+    assert project.is_deleted is False
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"name": "x"}, "missing 'id'"),
+        ({"id": None}, "Project.id"),
+        ({"id": "p1", "name": {"a": 1}}, "Project.name"),
+        ({"id": "p1", "created_at": "soon"}, "Project.created_at"),
+        ({"id": "p1", "is_deleted": "maybe"}, "Project.is_deleted"),
+        (["not", "an", "object"], "expected an object"),
+    ],
+)
+def test_values_that_do_not_fit_are_structure_errors_naming_the_field(
+    data: object, message: str
+) -> None:
+    with pytest.raises(StructureError, match=message):
+        structure(data, Project)
+
+
+def test_models_unstructure_to_plain_python_names() -> None:
+    call = structure({"callSid": "CA1", "date": "Tue, 30 Jan 2024 13:39:53 +0000"}, Call)
+    plain = converter.unstructure(call)
+    assert plain["sid"] == "CA1"
+    assert plain["date"] == "2024-01-30T13:39:53+00:00"
+
+
+def test_models_are_frozen() -> None:
+    project = structure({"id": "p1"}, Project)
+    with pytest.raises(AttributeError):
+        project.name = "x"  # type: ignore[misc]
+
+
+def test_call_dates_keep_their_instant() -> None:
+    call = structure({"date": "Tue, 30 Jan 2024 13:39:53 +0100"}, Call)
+    assert call.date is not None
+    assert call.date.utcoffset() == timedelta(hours=1)
