@@ -1,0 +1,20 @@
+"""The repository's promises about itself: CI runs the README's test command."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_ci_runs_the_readme_test_command_verbatim() -> None:
+    readme = (ROOT / "README.md").read_text()
+    commands = re.findall(r"```bash\n(.+?)\n```", readme)
+    test_command = next(c for c in commands if "nox -s tests" in c)
+    assert test_command in (ROOT / ".ci" / "run").read_text()
+
+
+def test_both_packages_are_typed() -> None:
+    assert (ROOT / "talkstack_async" / "py.typed").exists()
+    assert (ROOT / "talkstack_sync" / "py.typed").exists()
