@@ -11,7 +11,7 @@
 from talkstack_async._auth import TokenCallback
 from talkstack_async._batch_file import BatchSource
 from talkstack_async._client import AsyncTalkstack
-from talkstack_async._config import RetryPolicy, Timeouts
+from talkstack_async._config import DEFAULT_TIMEOUTS, NOT_GIVEN, NotGiven, RetryPolicy, Timeouts
 from talkstack_async._errors import (
     APIConnectionError,
     APIError,
@@ -59,6 +59,8 @@ from talkstack_async.models import (
 )
 
 __all__ = [
+    "DEFAULT_TIMEOUTS",
+    "NOT_GIVEN",
     "APIConnectionError",
     "APIError",
     "APIResponseError",
@@ -85,6 +87,7 @@ __all__ = [
     "LoginStatus",
     "MissingCredentialsError",
     "NotFoundError",
+    "NotGiven",
     "PaginationError",
     "PermissionDeniedError",
     "PhoneNumber",

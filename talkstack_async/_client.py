@@ -13,7 +13,7 @@ import aiohttp
 from talkstack_async import _config as cfg
 from talkstack_async import _endpoints as ep
 from talkstack_async._auth import ApiKeyAuth, Auth, NoAuth, TokenAuth, TokenCallback
-from talkstack_async._config import ClientConfig, Timeouts
+from talkstack_async._config import DEFAULT_TIMEOUTS, NOT_GIVEN, ClientConfig, NotGiven, Timeouts
 from talkstack_async._errors import ValidationError
 from talkstack_async._logging import configure_from_env
 from talkstack_async._session import SessionHolder
@@ -28,8 +28,6 @@ from talkstack_async.resources.user import AsyncUserResource
 from talkstack_async.resources.voices import AsyncVoicesResource
 
 __all__ = ["AsyncTalkstack"]
-
-_DEFAULT_TIMEOUTS = Timeouts()
 
 
 class AsyncTalkstack:
@@ -85,7 +83,7 @@ class AsyncTalkstack:
         on_tokens: TokenCallback | None = None,
         base_url: str | None = None,
         calls_base_url: str | None = None,
-        timeout: Timeouts | float | None = _DEFAULT_TIMEOUTS,
+        timeout: Timeouts | float | None = DEFAULT_TIMEOUTS,
         max_retries: int = 2,
         max_connections: int = 100,
         session: aiohttp.ClientSession | None = None,
@@ -177,13 +175,13 @@ class AsyncTalkstack:
     def with_options(
         self,
         *,
-        timeout: Timeouts | float | None = _DEFAULT_TIMEOUTS,
-        max_retries: int | None = None,
+        timeout: Timeouts | float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncTalkstack:
         """A copy with other timeouts or retries, sharing this client's session and credentials.
 
-        Cheap enough to call per request: ``await client.with_options(timeout=5).calls.get(...)``.
-        Closing either closes both.
+        Cheap enough to use for a single call: ``client.with_options(timeout=5).calls.get(...)``.
+        ``timeout=None`` disables timeouts. Closing either client closes both.
         """
         copy = object.__new__(AsyncTalkstack)
         copy._sessions = self._sessions
@@ -192,9 +190,11 @@ class AsyncTalkstack:
             base_url=self._config.base_url,
             calls_base_url=self._config.calls_base_url,
             timeouts=self._config.timeouts
-            if timeout is _DEFAULT_TIMEOUTS
+            if isinstance(timeout, NotGiven)
             else Timeouts.coerce(timeout),
-            retry=retry if max_retries is None else cfg.RetryPolicy(max_retries=max_retries),
+            retry=retry
+            if isinstance(max_retries, NotGiven)
+            else cfg.RetryPolicy(max_retries=max_retries),
             max_connections=self._config.max_connections,
             max_connections_per_host=self._config.max_connections_per_host,
             default_headers=self._config.default_headers,

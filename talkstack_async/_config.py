@@ -16,6 +16,7 @@ from talkstack_async._errors import ValidationError
 __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_CALLS_BASE_URL",
+    "NOT_GIVEN",
     "ClientConfig",
     "RetryPolicy",
     "Timeouts",
@@ -33,6 +34,26 @@ ENV_PASSWORD = "TALKSTACK_PASSWORD"  # noqa: S105 - the variable's name, not a p
 ENV_TOKEN = "TALKSTACK_TOKEN"  # noqa: S105
 ENV_REFRESH_TOKEN = "TALKSTACK_REFRESH_TOKEN"  # noqa: S105
 ENV_LOG = "TALKSTACK_LOG"
+
+
+class NotGiven:
+    """The type of ``NOT_GIVEN``: "argument omitted", where ``None`` already means something."""
+
+    _instance: NotGiven | None = None
+
+    def __new__(cls) -> NotGiven:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+
+NOT_GIVEN = NotGiven()
 
 
 def _positive_or_none(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -67,6 +88,9 @@ class Timeouts:
         if value is None:
             return cls(total=None, connect=None, read=None)
         return cls(total=value)
+
+
+DEFAULT_TIMEOUTS = Timeouts()
 
 
 def _non_negative_int(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -118,7 +142,7 @@ class ClientConfig:
 
     base_url: URL
     calls_base_url: URL
-    timeouts: Timeouts = Timeouts()
+    timeouts: Timeouts = DEFAULT_TIMEOUTS
     retry: RetryPolicy = RetryPolicy()
     max_connections: int = 100
     max_connections_per_host: int = 0

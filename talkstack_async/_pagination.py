@@ -18,7 +18,7 @@ mechanism, change ``HistoryPaging`` only.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -26,10 +26,26 @@ from talkstack_async._convert import StructureError, converter
 from talkstack_async._errors import APIResponseError, PaginationError
 from talkstack_async.models.call import Call, CallHistoryPage
 
-__all__ = ["HistoryPaging", "iterate_history_pages"]
+__all__ = ["HistoryPaging", "items_of", "iterate_history_pages"]
 
 _ITEM_KEYS = ("data", "calls", "callHistory", "call_history", "items", "results")
 _CURSOR_KEYS = ("nextPageToken", "next_page_token", "nextCursor", "next_cursor")
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def items_of(pages_method: str) -> Callable[[F], F]:
+    """Marks an async generator as yielding the ``items`` of the pages ``pages_method`` yields.
+
+    The blocking facade uses it to move whole pages across threads instead of single items.
+    """
+
+    def mark(method: F) -> F:
+        method.__talkstack_items_of__ = pages_method  # type: ignore[attr-defined]
+        return method
+
+    return mark
 
 
 @attrs.frozen

@@ -10,7 +10,7 @@ import attrs
 
 from talkstack_async import _endpoints as ep
 from talkstack_async._batch_file import BatchSource, batch_file
-from talkstack_async._pagination import iterate_history_pages
+from talkstack_async._pagination import items_of, iterate_history_pages
 from talkstack_async._validation import (
     check_analysis_questions,
     check_call_status,
@@ -90,6 +90,7 @@ class AsyncCallsResource(AsyncResource):
         # History items may lack the sid; get's answer is documented with it, but be sure.
         return call if call.sid else attrs.evolve(call, sid=sid)
 
+    @items_of("history_pages")
     async def history(
         self,
         project_id: str,

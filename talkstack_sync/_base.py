@@ -1,0 +1,62 @@
+"""Hand-written halves of the generated facade: holding the async twin, closing."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any, TypeVar
+
+from talkstack_async import AsyncTalkstack
+from talkstack_sync._portal import PortalRunner
+
+__all__ = ["SyncClientBase", "SyncResource"]
+
+C = TypeVar("C", bound="SyncClientBase")
+
+
+class SyncResource:
+    __slots__ = ("_async", "_portal")
+
+    def __init__(self, async_resource: Any, portal: PortalRunner) -> None:
+        self._async = async_resource
+        self._portal = portal
+
+
+class SyncClientBase:
+    _async: AsyncTalkstack
+    _portal: PortalRunner
+
+    def _attach(self, async_client: AsyncTalkstack, portal: PortalRunner) -> None:
+        self._async = async_client
+        self._portal = portal
+        self._bind()
+
+    def _bind(self) -> None:
+        raise NotImplementedError
+
+    def _mirror(self: C, async_client: AsyncTalkstack) -> C:
+        copy = object.__new__(type(self))
+        copy._attach(async_client, self._portal)
+        return copy
+
+    def close(self) -> None:
+        """Close the client: its connections, any token refresh in flight, and its event-loop
+        thread. Closing twice is fine; using the client afterwards raises ClientClosedError."""
+        self._portal.close(self._async.aclose)
+
+    @property
+    def is_closed(self) -> bool:
+        return self._portal.closed
+
+    def __enter__(self: C) -> C:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return repr(self._async).replace("AsyncTalkstack(", f"{type(self).__name__}(", 1)
