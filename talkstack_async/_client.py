@@ -238,15 +238,17 @@ class AsyncTalkstack:
             raise ValidationError("path", f"must be an absolute path like '/agent', not {path!r}")
         if not isinstance(method, str) or not method.isalpha():
             raise ValidationError("method", f"must be an HTTP method, not {method!r}")
-        spec = RequestSpec(
-            method=method.upper(),
-            path=path,
+        if host not in ("api", "calls"):
+            raise ValidationError("host", f"must be 'api' or 'calls', not {host!r}")
+        endpoint = ep.Endpoint(
+            "request",
+            method.upper(),
+            path,
             host=ep.Host(host),
             auth=ep.AuthKind.ANY if authenticated else ep.AuthKind.NONE,
             retry_safe=retry_safe,
-            json=json,
-            params=dict(params) if params else None,
         )
+        spec = RequestSpec(endpoint, path, json=json, params=dict(params) if params else None)
         _, body = await self._transport.send(spec)
         return body
 

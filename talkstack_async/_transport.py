@@ -26,7 +26,7 @@ from yarl import URL
 
 from talkstack_async._auth import Auth
 from talkstack_async._config import ClientConfig
-from talkstack_async._endpoints import AuthKind, Endpoint, Host, unwrap
+from talkstack_async._endpoints import Endpoint, Host, unwrap
 from talkstack_async._errors import (
     APIConnectionError,
     APIResponseError,
@@ -58,19 +58,17 @@ class FilePart:
 
 @attrs.frozen
 class RequestSpec:
-    """One HTTP request as the transport sends it (built from an Endpoint, or by hand)."""
+    """One HTTP request: the endpoint (route and policies) and this request's content."""
 
-    method: str
+    endpoint: Endpoint
     path: str
-    host: Host = Host.API
-    auth: AuthKind = AuthKind.ANY
-    retry_safe: bool = False
     json: Any = None
     params: Mapping[str, str] | None = None
     form: Mapping[str, str | FilePart] | None = None
-    absent_on_404: bool = False
-    not_found_on_400: bool = False
-    renew_on_401: bool = True
+
+    @property
+    def method(self) -> str:
+        return self.endpoint.method
 
 
 class _NoResponse(Exception):
@@ -111,17 +109,11 @@ class Transport:
         """
         path, body, query = endpoint.render(args)
         spec = RequestSpec(
-            method=endpoint.method,
-            path=path,
-            host=endpoint.host,
-            auth=endpoint.auth,
-            retry_safe=endpoint.retry_safe,
+            endpoint,
+            path,
             json=None if endpoint.multipart or not body else body,
             params=query or None,
             form=body if endpoint.multipart else None,
-            absent_on_404=endpoint.absent_on_404,
-            not_found_on_400=endpoint.not_found_on_400,
-            renew_on_401=endpoint.renew_on_401,
         )
         status, decoded = await self.send(spec)
         if status == 404:
@@ -130,30 +122,32 @@ class Transport:
 
     async def send(self, spec: RequestSpec) -> tuple[int, Any]:
         """Send with auth, retries and error mapping; return the status and the decoded body."""
+        endpoint = spec.endpoint
         retries = 0
         renewed = False
         policy = self._config.retry
         while True:
-            auth_headers = await self._auth.headers(spec.auth)
+            auth_headers = await self._auth.headers(endpoint.auth)
             try:
                 status, headers, raw = await self._attempt(spec, auth_headers, retries)
             except _NoResponse as failure:
-                if (spec.retry_safe or not failure.sent) and retries < policy.max_retries:
+                if (endpoint.retry_safe or not failure.sent) and retries < policy.max_retries:
                     await self._backoff(spec, retries, None, failure.error.message)
                     retries += 1
                     continue
                 raise failure.error from failure.__cause__
             if 200 <= status < 300:
                 return status, self._decode_success(spec, status, raw)
-            renewable = spec.renew_on_401 and auth_headers and self._auth.can_renew
+            renewable = endpoint.renew_on_401 and auth_headers and self._auth.can_renew
             if status == 401 and renewable and not renewed:
                 renewed = True
                 await self._auth.renew_after_rejection(auth_headers)
                 continue
-            if status == 404 and spec.absent_on_404:
+            if status == 404 and endpoint.absent_on_404:
                 return status, None
             retry_after = retry_after_seconds(headers)
-            if spec.retry_safe and status in RETRYABLE_STATUSES and retries < policy.max_retries:
+            retryable = endpoint.retry_safe and status in RETRYABLE_STATUSES
+            if retryable and retries < policy.max_retries:
                 await self._backoff(spec, retries, retry_after, f"HTTP {status}")
                 retries += 1
                 continue
@@ -162,7 +156,7 @@ class Transport:
     async def _attempt(
         self, spec: RequestSpec, auth_headers: Mapping[str, str], retries: int
     ) -> tuple[int, Mapping[str, str], bytes]:
-        url = URL(self._bases[spec.host] + spec.path, encoded=True)
+        url = URL(self._bases[spec.endpoint.host] + spec.path, encoded=True)
         headers = {**self._headers, **auth_headers} if auth_headers else self._headers
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
@@ -268,7 +262,7 @@ class Transport:
             snippet = decoded if isinstance(decoded, str) else ""
             message = snippet.strip()[:200] or f"HTTP {status}"
         error_class = status_error_class(status)
-        if status == 400 and spec.not_found_on_400:
+        if status == 400 and spec.endpoint.not_found_on_400:
             error_class = NotFoundError
         return error_class(
             self._safe(message),
