@@ -62,3 +62,13 @@ def test_the_parity_check_catches_a_missing_resource() -> None:
     assert "Incomplete.voices: missing resource" in compare_clients(
         AsyncTalkstack, Incomplete, async_resources()
     )
+
+
+def test_the_sync_package_exports_the_same_models_errors_and_constants() -> None:
+    import talkstack_async
+    import talkstack_sync
+
+    shared = [n for n in talkstack_async.__all__ if n != "AsyncTalkstack"]
+    assert all(getattr(talkstack_sync, n) is getattr(talkstack_async, n) for n in shared)
+    assert set(shared) <= set(talkstack_sync.__all__)
+    assert "AsyncTalkstack" not in talkstack_sync.__all__
