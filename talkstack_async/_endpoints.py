@@ -14,6 +14,7 @@ The API's quirks live here, in plain sight, instead of in resource code:
 from __future__ import annotations
 
 import enum
+import string
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -53,13 +54,18 @@ class Endpoint:
     multipart: bool = False  # the body is sent as multipart/form-data instead of JSON
     body: Mapping[str, str] = attrs.field(factory=dict)
     query: Mapping[str, str] = attrs.field(factory=dict)
+    path_params: tuple[str, ...] = attrs.field(init=False)
+
+    @path_params.default
+    def _placeholders(self) -> tuple[str, ...]:
+        return tuple(name for _, name, _, _ in string.Formatter().parse(self.path) if name)
 
     def render(self, args: Mapping[str, Any]) -> tuple[str, dict[str, Any], dict[str, str]]:
         """The path, body and query for these arguments; ``None`` arguments are left out."""
         path = self.path
-        if "{" in path:
+        if self.path_params:
             # Ids are percent-encoded so that "a/../b" cannot walk to another route.
-            path = path.format_map({k: quote(str(v), safe="") for k, v in args.items()})
+            path = path.format_map({k: quote(str(args[k]), safe="") for k in self.path_params})
         body = {wire: args[py] for py, wire in self.body.items() if args.get(py) is not None}
         query = {wire: str(args[py]) for py, wire in self.query.items() if args.get(py) is not None}
         return path, body, query

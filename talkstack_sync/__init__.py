@@ -14,25 +14,7 @@ errors are the very same classes.
 # The very same models, errors and constants as talkstack_async (not copies).
 from talkstack_async import *  # noqa: F403
 from talkstack_async import __all__ as _async_all
-from talkstack_sync._generated import (
-    AgentsResource,
-    AuthResource,
-    CallsResource,
-    PhoneNumbersResource,
-    ProjectsResource,
-    Talkstack,
-    UserResource,
-    VoicesResource,
-)
+from talkstack_sync._generated import *  # noqa: F403
+from talkstack_sync._generated import __all__ as _sync_all
 
-__all__ = [name for name in _async_all if name != "AsyncTalkstack"]
-__all__ += [
-    "AgentsResource",
-    "AuthResource",
-    "CallsResource",
-    "PhoneNumbersResource",
-    "ProjectsResource",
-    "Talkstack",
-    "UserResource",
-    "VoicesResource",
-]
+__all__ = [name for name in _async_all if name != "AsyncTalkstack"] + _sync_all

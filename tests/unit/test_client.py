@@ -81,11 +81,8 @@ def test_client_used_from_another_event_loop_says_so(mocked: aioresponses) -> No
     asyncio.run(client.voices.list())
     with pytest.raises(TalkstackError, match="another event loop"):
         asyncio.run(client.voices.list())
-    session = client._sessions._session
-    assert session is not None
-    # Release the connector from the loop that owns it... which has gone: close synchronously.
-    session._connector = None  # the mocked session opened no sockets
-    client._sessions._closed = True
+    asyncio.run(client.aclose())  # closing needs no particular loop
+    assert client.is_closed
 
 
 def test_env_vars_supply_credentials_and_base_urls(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -148,3 +145,12 @@ def test_repr_names_hosts_and_auth_mode_only() -> None:
         "AsyncTalkstack(base_url='https://api.talkstackai.com', "
         "calls_base_url='https://calls.talkstack.ai', auth='api-key')"
     )
+
+
+def test_only_path_parameters_are_encoded_into_the_path() -> None:
+    from talkstack_async import _endpoints as ep
+
+    assert ep.GET_PROJECT.path_params == ("project_id",)
+    assert ep.CREATE_AGENT.path_params == ()
+    path, _, _ = ep.GET_PROJECT.render({"project_id": "a/../b"})
+    assert path == "/project/a%2F..%2Fb"
