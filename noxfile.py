@@ -1,4 +1,4 @@
-"""Development sessions: ``nox -s tests``, ``nox -s lint``, ``nox -s typecheck``."""
+"""Development sessions: ``nox -s demo``, ``nox -s tests``, ``nox -s lint``, ``nox -s typecheck``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,14 @@ import nox
 nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The main job end to end against the bundled emulator, async then blocking."""
+    session.install("-e", ".")
+    session.run("python", "-m", "talkstack_async.testing.demo")
+    session.run("python", "-m", "talkstack_sync.demo")
 
 
 @nox.session

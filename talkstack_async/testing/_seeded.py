@@ -23,7 +23,7 @@ _STATUSES = (
     "completed", "completed", "completed", "completed", "busy",
     "no-answer", "completed", "failed", "voicemail", "silence",
 )  # fmt: skip
-_NEWEST = 1_748_736_000.0  # 2025-06-01T00:00:00Z
+_NEWEST = 1_748_735_940.0  # 2025-05-31T23:59:00Z
 _SPACING = 90.0  # seconds between consecutive seeded calls
 _CACHE_SIZE = 16
 

@@ -174,7 +174,8 @@ class TalkstackEmulator:
         """An account (or ``account``), a project with an agent, and ``calls`` past calls.
 
         The seeded calls are computed on demand (a million cost a few bytes), ended, newest
-        first, 90 seconds apart, ending 2025-06-01; their statuses cycle through the final ones.
+        first from 2025-05-31 23:59 UTC, 90 seconds apart; their statuses cycle through the final
+        ones.
         """
         account = account or self.create_account()
         with self._store.lock:

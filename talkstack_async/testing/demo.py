@@ -1,0 +1,161 @@
+"""The main job, end to end, with ``talkstack_async`` against the bundled emulator.
+
+``python -m talkstack_async.testing.demo`` (or ``nox -s demo``): sign up and log in, create a
+project and an agent, receive call-status webhooks, place calls and a batch, watch the calls
+end, page through the filtered history, analyse a call, and ride out a token expiry. Nothing
+leaves this machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections import Counter
+
+from aiohttp import web
+
+from talkstack_async import AnalysisQuestion, AsyncTalkstack, CallStatus
+from talkstack_async.testing import TalkstackEmulator
+
+EMAIL, PASSWORD = "ada@example.com", "correct horse battery staple"
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+async def webhook_receiver(events: list[dict[str, object]]) -> tuple[web.AppRunner, str]:
+    """Your service's endpoint for Talkstack's call-status webhook, on loopback."""
+
+    async def receive(request: web.Request) -> web.Response:
+        events.append(await request.json())
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/hooks/talkstack", receive)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}/hooks/talkstack"
+
+
+async def main() -> int:
+    async with TalkstackEmulator(status_interval=0.25) as emulator:
+        say(f"emulator: API {emulator.base_url}, calls {emulator.calls_base_url}")
+        where = emulator.client_options()
+
+        say("\n1. Sign up, verify the email, log in")
+        async with AsyncTalkstack(**where) as anonymous:
+            signup = await anonymous.auth.signup(email=EMAIL, password=PASSWORD, name="Ada")
+            say(f"   signed up {signup.user.email if signup.user else '?'}: {signup.status!r}")
+            code = emulator.mailbox(EMAIL)[-1].code  # the emulator's outbox stands in for email
+            verification = await anonymous.auth.verify_email(email=EMAIL, code=code)
+            say(f"   verified: {verification.status!r}")
+
+        events: list[dict[str, object]] = []
+        receiver, hook_url = await webhook_receiver(events)
+        try:
+            async with AsyncTalkstack(email=EMAIL, password=PASSWORD, **where) as client:
+                await run_job(client, emulator, hook_url, events)
+        finally:
+            await receiver.cleanup()
+    say("\nasync demo finished")
+    return 0
+
+
+async def run_job(
+    client: AsyncTalkstack,
+    emulator: TalkstackEmulator,
+    hook_url: str,
+    events: list[dict[str, object]],
+) -> None:
+    say("\n2. Project, voice, agent, webhook")
+    project = await client.projects.create(name="Clinic", description="Appointment reminders")
+    voices = await client.voices.list()
+    agent = await client.agents.create(
+        project.id,
+        name="Ava",
+        system_instruction="Remind {{name}} of the appointment on {{day}}.",
+        phone_number="+14155550100",
+        voice_id=voices[0].id,
+    )
+    await client.projects.set_webhook(project.id, url=hook_url)
+    await client.projects.set_active_agent(project.id, agent_id=agent.id)
+    say(f"   project {project.id} '{project.name}', agent {agent.id} with voice {voices[0].name}")
+    say(f"   webhook -> {hook_url}")
+
+    say("\n3. Place calls (the emulator picks the outcome from the last digit)")
+    placed = []
+    for number, name in (("+14155550123", "Jo"), ("+14155550126", "Sam"), ("+14155550128", "Li")):
+        call = await client.calls.make(
+            number,
+            project_id=project.id,
+            agent_id=agent.id,
+            dynamic_variables={"name": name, "day": "Tuesday"},
+        )
+        placed.append(call)
+        say(f"   placed {call.sid} to {call.to}")
+    batch = await client.calls.batch(
+        [{"number": f"+1415555020{i}", "dynamic_variables": {"name": f"P{i}"}} for i in range(5)],
+        project_id=project.id,
+        agent_id=agent.id,
+    )
+    say(f"   batch: {batch.message} ({len(batch.extra['data']['placed'])} calls)")
+
+    say("\n4. Watch the calls until each one ends")
+    for call in placed:
+        seen: list[str] = []
+        while True:
+            details = await client.calls.get(call.sid, project_id=project.id)
+            if details.status is not None and (not seen or seen[-1] != details.status.value):
+                seen.append(details.status.value)
+            if details.status is not None and details.status.is_final:
+                break
+            await asyncio.sleep(0.1)
+        say(f"   {call.to}: {' -> '.join(seen)} ({details.duration_seconds:g} s)")
+    await asyncio.sleep(0.3)
+    say(f"   webhook events received: {len(events)}")
+
+    say("\n5. Call history, filtered and paged lazily")
+    async for page in client.calls.history_pages(project.id, page_size=3):
+        say(
+            f"   page {page.page_number}: {[c.status.value if c.status else None for c in page.items]}"
+        )
+    completed = [c async for c in client.calls.history(project.id, status=CallStatus.COMPLETED)]
+    say(f"   completed calls: {len(completed)}")
+
+    say("\n6. Post-call analysis")
+    analysis = await client.calls.analyze(
+        placed[0].sid,
+        questions=[
+            AnalysisQuestion("Did they confirm?", "Boolean"),
+            AnalysisQuestion("Which slot?", "Selector", ["morning", "afternoon"]),
+        ],
+    )
+    say(f"   {analysis.summary} sentiment={analysis.sentiment} answers={analysis.answers}")
+
+    say("\n7. A large history: 20,000 seeded calls, filtered by start day")
+    seed = emulator.seed(calls=20_000)
+    async with AsyncTalkstack(**emulator.client_options(seed.account)) as keyed:
+        statuses: Counter[str] = Counter()
+        async for call in keyed.calls.history(
+            seed.project_id, started_after="2025-05-20", page_size=500
+        ):
+            statuses[call.status.value if call.status else "?"] += 1
+        say(f"   since 2025-05-20: {sum(statuses.values())} calls, {dict(statuses)}")
+
+    say("\n8. Every bearer token expires; the client refreshes once and carries on")
+    emulator.expire_tokens()
+    before = emulator.refresh_count
+    results = await asyncio.gather(*(client.projects.get(project.id) for _ in range(20)))
+    say(
+        f"   20 concurrent requests: {len(results)} answers, {emulator.refresh_count - before} refresh"
+    )
+
+    make_calls = len(emulator.requests.of("calls.make"))
+    say(f"\nthe emulator saw {len(emulator.requests)} requests, {make_calls} make-call requests")
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
