@@ -1,4 +1,4 @@
-"""Development sessions: ``nox -s demo``, ``nox -s tests``, ``nox -s lint``, ``nox -s typecheck``."""
+"""Development sessions: ``nox -s demo``, ``tests``, ``lint`` and ``typecheck``."""
 
 from __future__ import annotations
 

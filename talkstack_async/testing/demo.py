@@ -119,9 +119,8 @@ async def run_job(
 
     say("\n5. Call history, filtered and paged lazily")
     async for page in client.calls.history_pages(project.id, page_size=3):
-        say(
-            f"   page {page.page_number}: {[c.status.value if c.status else None for c in page.items]}"
-        )
+        statuses = [c.status.value if c.status else None for c in page.items]
+        say(f"   page {page.page_number}: {statuses}")
     completed = [c async for c in client.calls.history(project.id, status=CallStatus.COMPLETED)]
     say(f"   completed calls: {len(completed)}")
 
@@ -149,9 +148,8 @@ async def run_job(
     emulator.expire_tokens()
     before = emulator.refresh_count
     results = await asyncio.gather(*(client.projects.get(project.id) for _ in range(20)))
-    say(
-        f"   20 concurrent requests: {len(results)} answers, {emulator.refresh_count - before} refresh"
-    )
+    refreshes = emulator.refresh_count - before
+    say(f"   20 concurrent requests: {len(results)} answers, {refreshes} refresh")
 
     make_calls = len(emulator.requests.of("calls.make"))
     say(f"\nthe emulator saw {len(emulator.requests)} requests, {make_calls} make-call requests")
