@@ -54,11 +54,12 @@ def main() -> int:
             say(f"   agents: {[a.name for a in agents]}; token refreshes: {emulator.refresh_count}")
 
             say("\n4. History and analysis")
-            for call in client.calls.history(project.id, status=CallStatus.COMPLETED):
+            for past in client.calls.history(project.id, status=CallStatus.COMPLETED):
+                assert past.sid is not None  # the emulator's history items carry callSid
                 analysis = client.calls.analyze(
-                    call.sid or "", questions=[AnalysisQuestion("Booked?", "Boolean")]
+                    past.sid, questions=[AnalysisQuestion("Booked?", "Boolean")]
                 )
-                say(f"   {call.to} {call.status}: {analysis.answers}")
+                say(f"   {past.to} {past.status}: {analysis.answers}")
 
         say("\n5. 5,000 seeded calls through a plain for-loop (whole pages cross threads)")
         seed = emulator.seed(calls=5_000)

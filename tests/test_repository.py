@@ -18,3 +18,16 @@ def test_ci_runs_the_readme_test_command_verbatim() -> None:
 def test_both_packages_are_typed() -> None:
     assert (ROOT / "talkstack_async" / "py.typed").exists()
     assert (ROOT / "talkstack_sync" / "py.typed").exists()
+
+
+def test_readme_opens_with_the_demo_command_then_the_test_command() -> None:
+    readme = (ROOT / "README.md").read_text()
+    commands = re.findall(r"```bash\n(.+?)\n```", readme)
+    assert commands[0].endswith("nox -s demo")
+    assert commands[1].endswith("nox -s tests")
+    assert "nox -s lint typecheck demo" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_the_pytest_plugin_is_registered() -> None:
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert 'talkstack = "talkstack_async.testing.pytest_plugin"' in pyproject

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -76,13 +76,18 @@ class CallAnalysis(Model):
     extra: Mapping[str, Any] = extra_field()
 
 
+def _strings(values: Iterable[str]) -> tuple[str, ...]:
+    # A named converter: with the bare ``tuple`` type, mypy cannot infer the item type.
+    return tuple(values)
+
+
 @attrs.frozen
 class AnalysisQuestion:
     """A question for post-call analysis. ``options`` is required for (and only for) Selector."""
 
     question: str
     type: QuestionType = attrs.field(converter=QuestionType)
-    options: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    options: tuple[str, ...] = attrs.field(default=(), converter=_strings)
 
 
 @attrs.frozen

@@ -104,23 +104,23 @@ async def run_job(
     say(f"   batch: {batch.message} ({len(batch.extra['data']['placed'])} calls)")
 
     say("\n4. Watch the calls until each one ends")
-    for call in placed:
+    for placed_call in placed:
         seen: list[str] = []
         while True:
-            details = await client.calls.get(call.sid, project_id=project.id)
+            details = await client.calls.get(placed_call.sid, project_id=project.id)
             if details.status is not None and (not seen or seen[-1] != details.status.value):
                 seen.append(details.status.value)
             if details.status is not None and details.status.is_final:
                 break
             await asyncio.sleep(0.1)
-        say(f"   {call.to}: {' -> '.join(seen)} ({details.duration_seconds:g} s)")
+        say(f"   {placed_call.to}: {' -> '.join(seen)} ({details.duration_seconds:g} s)")
     await asyncio.sleep(0.3)
     say(f"   webhook events received: {len(events)}")
 
     say("\n5. Call history, filtered and paged lazily")
     async for page in client.calls.history_pages(project.id, page_size=3):
-        statuses = [c.status.value if c.status else None for c in page.items]
-        say(f"   page {page.page_number}: {statuses}")
+        on_page = [c.status.value if c.status else None for c in page.items]
+        say(f"   page {page.page_number}: {on_page}")
     completed = [c async for c in client.calls.history(project.id, status=CallStatus.COMPLETED)]
     say(f"   completed calls: {len(completed)}")
 
@@ -138,10 +138,10 @@ async def run_job(
     seed = emulator.seed(calls=20_000)
     async with AsyncTalkstack(**emulator.client_options(seed.account)) as keyed:
         statuses: Counter[str] = Counter()
-        async for call in keyed.calls.history(
+        async for past in keyed.calls.history(
             seed.project_id, started_after="2025-05-20", page_size=500
         ):
-            statuses[call.status.value if call.status else "?"] += 1
+            statuses[past.status.value if past.status else "?"] += 1
         say(f"   since 2025-05-20: {sum(statuses.values())} calls, {dict(statuses)}")
 
     say("\n8. Every bearer token expires; the client refreshes once and carries on")
