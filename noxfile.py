@@ -18,6 +18,13 @@ def demo(session: nox.Session) -> None:
 
 
 @nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks against raw aiohttp, httpx and requests (BENCH_REPS=5 repetitions)."""
+    session.install("-e", ".", "httpx>=0.27", "requests>=2.31")
+    session.run("python", "benchmarks/run.py")
+
+
+@nox.session
 def tests(session: nox.Session) -> None:
     """The test suite (warnings are errors: see pyproject.toml)."""
     session.install("-e", ".[test]")

@@ -1,0 +1,275 @@
+"""``nox -s bench``: the SDK against raw aiohttp and peers, side by side, in one run.
+
+The server (``benchmarks/server.py``) runs in its own process; every client talks to it over
+loopback. Each workload is repeated (``BENCH_REPS``, default 5) and reported as min / median
+/ max; ratios compare medians with the baseline measured in the same run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import httpx
+import requests
+
+from talkstack_async import AsyncTalkstack
+from talkstack_sync import Talkstack
+
+sys.path.insert(0, str(Path(__file__).parent))
+from server import API_KEY, PROJECT_ID, TOTAL_CALLS
+
+REPS = int(os.environ.get("BENCH_REPS", "5"))
+W1_CALLS, W2_CALLS, W2_IN_FLIGHT, W4_CALLS, W5_CALLS = 2_000, 5_000, 100, 2_000, 1_000
+PAGE = 100
+
+
+# -- workloads: each returns the number of operations it did ---------------------------------
+async def sdk_sequential(base: str) -> int:
+    async with AsyncTalkstack(api_key=API_KEY, base_url=base) as client:
+        for _ in range(W1_CALLS):
+            await client.projects.get(PROJECT_ID)
+    return W1_CALLS
+
+
+async def raw_sequential(base: str) -> int:
+    async with aiohttp.ClientSession(headers={"x-api-key": API_KEY}) as session:
+        for _ in range(W1_CALLS):
+            async with session.get(f"{base}/project/{PROJECT_ID}") as response:
+                json.loads(await response.read())
+    return W1_CALLS
+
+
+async def httpx_sequential(base: str) -> int:
+    async with httpx.AsyncClient(headers={"x-api-key": API_KEY}) as client:
+        for _ in range(W1_CALLS):
+            (await client.get(f"{base}/project/{PROJECT_ID}")).json()
+    return W1_CALLS
+
+
+async def in_flight(call: Callable[[], Awaitable[Any]]) -> int:
+    per_worker = W2_CALLS // W2_IN_FLIGHT
+
+    async def worker() -> None:
+        for _ in range(per_worker):
+            await call()
+
+    await asyncio.gather(*(worker() for _ in range(W2_IN_FLIGHT)))
+    return W2_CALLS
+
+
+async def sdk_concurrent(base: str) -> int:
+    async with AsyncTalkstack(api_key=API_KEY, base_url=base) as client:
+        return await in_flight(lambda: client.projects.get(PROJECT_ID))
+
+
+async def raw_concurrent(base: str) -> int:
+    async with aiohttp.ClientSession(headers={"x-api-key": API_KEY}) as session:
+
+        async def get() -> Any:
+            async with session.get(f"{base}/project/{PROJECT_ID}") as response:
+                return json.loads(await response.read())
+
+        return await in_flight(get)
+
+
+async def httpx_concurrent(base: str) -> int:
+    async with httpx.AsyncClient(headers={"x-api-key": API_KEY}) as client:
+
+        async def get() -> Any:
+            return (await client.get(f"{base}/project/{PROJECT_ID}")).json()
+
+        return await in_flight(get)
+
+
+async def sdk_history(base: str) -> int:
+    count = 0
+    async with AsyncTalkstack(api_key=API_KEY, base_url=base) as client:
+        async for _ in client.calls.history(PROJECT_ID, page_size=PAGE):
+            count += 1
+    assert count == TOTAL_CALLS, count
+    return count
+
+
+async def raw_history(base: str) -> int:
+    count, page = 0, 1
+    async with aiohttp.ClientSession(headers={"x-api-key": API_KEY}) as session:
+        while True:
+            body = {"projectId": PROJECT_ID, "pageSize": PAGE, "page": page}
+            async with session.post(f"{base}/call/get-call-history", json=body) as response:
+                if response.status == 404:
+                    break
+                items = json.loads(await response.read())["data"]
+            count += len(items)
+            if len(items) < PAGE:
+                break
+            page += 1
+    assert count == TOTAL_CALLS, count
+    return count
+
+
+def sync_sdk(base: str) -> int:
+    with Talkstack(api_key=API_KEY, base_url=base) as client:
+        for _ in range(W4_CALLS):
+            client.projects.get(PROJECT_ID)
+    return W4_CALLS
+
+
+def sync_httpx(base: str) -> int:
+    with httpx.Client(headers={"x-api-key": API_KEY}) as client:
+        for _ in range(W4_CALLS):
+            client.get(f"{base}/project/{PROJECT_ID}").json()
+    return W4_CALLS
+
+
+def sync_requests(base: str) -> int:
+    with requests.Session() as session:
+        session.headers["x-api-key"] = API_KEY
+        for _ in range(W4_CALLS):
+            session.get(f"{base}/project/{PROJECT_ID}").json()
+    return W4_CALLS
+
+
+async def token_storm(base: str) -> int:
+    async with aiohttp.ClientSession() as session:
+        await session.post(f"{base}/bench/expire")
+    expired = datetime.now(timezone.utc) - timedelta(seconds=1)
+    async with AsyncTalkstack(
+        token="stale", refresh_token="refresh-0", token_expires_at=expired, base_url=base,
+        max_connections=0,
+    ) as client:  # fmt: skip
+        await asyncio.gather(*(client.projects.get(PROJECT_ID) for _ in range(W5_CALLS)))
+    return W5_CALLS
+
+
+async def refreshes_seen(base: str) -> int:
+    async with aiohttp.ClientSession() as session, session.get(f"{base}/bench/stats") as r:
+        return int((await r.json())["refreshes"])
+
+
+async def history_memory(base: str) -> float:
+    """Peak traced memory above the starting point while iterating the history, in MB."""
+    gc.collect()
+    tracemalloc.start()
+    start, _ = tracemalloc.get_traced_memory()
+    await sdk_history(base)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return (peak - start) / 1e6
+
+
+# -- measuring and reporting ------------------------------------------------------------------
+def measure(run: Callable[[], int]) -> list[float]:
+    """Operations per second of each repetition (after one warm-up run)."""
+    run()
+    rates = []
+    for _ in range(REPS):
+        gc.collect()
+        started = time.perf_counter()
+        done = run()
+        rates.append(done / (time.perf_counter() - started))
+    return rates
+
+
+def row(workload: str, client: str, rates: list[float], unit: str, baseline: float | None) -> float:
+    median = statistics.median(rates)
+    ratio = f"{median / baseline:5.2f}x" if baseline else "  base"
+    print(f"{workload:<22} {client:<22} {min(rates):>10,.0f} {median:>10,.0f} "
+          f"{max(rates):>10,.0f} {unit:<8} {ratio}")  # fmt: skip
+    return median
+
+
+def main() -> int:
+    server = subprocess.Popen(
+        [sys.executable, str(Path(__file__).parent / "server.py")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        base = f"http://127.0.0.1:{server.stdout.readline().strip()}"
+        return report(base)
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def report(base: str) -> int:
+    def on_loop(work: Callable[[str], Awaitable[int]]) -> Callable[[], int]:
+        return lambda: asyncio.run(work(base))
+
+    print(f"python {sys.version.split()[0]}, {REPS} repetitions after a warm-up; median ratios")
+    print(
+        f"{'workload':<22} {'client':<22} {'min':>10} {'median':>10} {'max':>10} {'unit':<8} ratio"
+    )
+    results: dict[str, float] = {}
+
+    w1 = row("W1 sequential", "raw aiohttp", measure(on_loop(raw_sequential)), "calls/s", None)
+    results["W1"] = (
+        row("W1 sequential", "talkstack_async", measure(on_loop(sdk_sequential)), "calls/s", w1)
+        / w1
+    )
+    row("W1 sequential", "httpx.AsyncClient", measure(on_loop(httpx_sequential)), "calls/s", w1)
+    print(f"{'':<22} {'talkstack_async':<22} {1e6 / (w1 * results['W1']):>10.0f} us/call")
+
+    w2 = row("W2 100 in flight", "raw aiohttp", measure(on_loop(raw_concurrent)), "calls/s", None)
+    results["W2"] = (
+        row("W2 100 in flight", "talkstack_async", measure(on_loop(sdk_concurrent)), "calls/s", w2)
+        / w2
+    )
+    row("W2 100 in flight", "httpx.AsyncClient", measure(on_loop(httpx_concurrent)), "calls/s", w2)
+
+    w3 = row("W3 history 100k", "raw aiohttp", measure(on_loop(raw_history)), "items/s", None)
+    results["W3"] = (
+        row("W3 history 100k", "talkstack_async", measure(on_loop(sdk_history)), "items/s", w3) / w3
+    )
+    memory = asyncio.run(history_memory(base))
+    print(
+        f"{'W3 memory growth':<22} {'talkstack_async':<22} {memory:>10.1f} MB peak over 100k items"
+    )
+
+    w4 = row("W4 blocking", "httpx.Client", measure(lambda: sync_httpx(base)), "calls/s", None)
+    row("W4 blocking", "requests.Session", measure(lambda: sync_requests(base)), "calls/s", w4)
+    results["W4"] = (
+        row("W4 blocking", "talkstack_sync", measure(lambda: sync_sdk(base)), "calls/s", w4) / w4
+    )
+
+    storm = []
+    refreshes = []
+    for _ in range(REPS):
+        started = time.perf_counter()
+        asyncio.run(token_storm(base))
+        storm.append((time.perf_counter() - started) * 1000)
+        refreshes.append(asyncio.run(refreshes_seen(base)))
+    print(f"{'W5 token storm':<22} {'talkstack_async':<22} {min(storm):>10.0f} "
+          f"{statistics.median(storm):>10.0f} {max(storm):>10.0f} ms       "
+          f"refreshes per run: {refreshes}")  # fmt: skip
+
+    targets = [
+        ("W1 >= 0.90x raw aiohttp", results["W1"] >= 0.90),
+        ("W2 >= 0.90x raw aiohttp", results["W2"] >= 0.90),
+        ("W3 >= 0.85x raw aiohttp", results["W3"] >= 0.85),
+        ("W3 memory < 10 MB", memory < 10),
+        ("W4 >= 1.0x httpx.Client", results["W4"] >= 1.0),
+        ("W5 exactly 1 refresh", all(n == 1 for n in refreshes)),
+    ]
+    print("\ntargets (reported, not asserted):")
+    for name, met in targets:
+        print(f"  {'met   ' if met else 'MISSED'} {name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
