@@ -121,3 +121,52 @@ def test_call_dates_keep_their_instant() -> None:
     call = structure({"date": "Tue, 30 Jan 2024 13:39:53 +0100"}, Call)
     assert call.date is not None
     assert call.date.utcoffset() == timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Sat, 31 May 2025 23:59:00 +0000", datetime(2025, 5, 31, 23, 59, tzinfo=timezone.utc)),
+        ("Tue, 30 Jan 2024 13:39:53 -0500", datetime(2024, 1, 30, 18, 39, 53, tzinfo=timezone.utc)),
+        ("30 Jan 2024 13:39:53 GMT", datetime(2024, 1, 30, 13, 39, 53, tzinfo=timezone.utc)),
+        ("Tue, 30 jan 2024 13:39:53 +0000", datetime(2024, 1, 30, 13, 39, 53, tzinfo=timezone.utc)),
+    ],
+)
+def test_rfc_2822_fast_path_and_its_fallbacks_agree(text: str, expected: datetime) -> None:
+    assert parse_datetime(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["Fri, 30 Feb 2024 13:39:53 +0000", "Tue, 30 Jan 2024 25:39:53 +0000"]
+)
+def test_impossible_rfc_2822_dates_are_structure_errors(text: str) -> None:
+    with pytest.raises(StructureError):
+        parse_datetime(text)
+
+
+def test_generated_construction_equals_the_attrs_constructor() -> None:
+    wire = {"callSid": "CA1", "status": "busy", "to": "+14155550123", "from": "+14155550100",
+            "date": "Tue, 30 Jan 2024 13:39:53 +0000", "seconds": 12, "cost": 0.5,
+            "recordingUrls": ["https://r/1"], "phoneNumber": "+14155550100",
+            "data": {"ok": True}, "partnerId": "p"}  # fmt: skip
+    built = structure(wire, Call)
+    expected = Call(
+        sid="CA1", status=CallStatus.BUSY, to="+14155550123", from_="+14155550100",
+        date=datetime(2024, 1, 30, 13, 39, 53, tzinfo=timezone.utc), duration_seconds=12.0,
+        cost=0.5, recording_urls=("https://r/1",), phone_number="+14155550100",
+        data={"ok": True}, extra={"partnerId": "p"},
+    )  # fmt: skip
+    assert built == expected
+    assert built.extra == expected.extra
+    assert type(built.duration_seconds) is float
+    assert structure({}, Call) == Call()  # every default, factories called afresh
+    assert structure({}, Call).data is not structure({}, Call).data
+
+
+def test_falsy_enum_members_and_bad_containers() -> None:
+    from talkstack_async import LoginResult
+
+    assert structure({"token": "t", "loginStatus": 0}, LoginResult).status is LoginStatus(0)
+    for bad in ({"data": []}, {"data": {1: "x"}}, {"recordingUrls": [1]}, {"status": ["x"]}):
+        with pytest.raises(StructureError):
+            structure(bad, Call)
