@@ -60,20 +60,27 @@ class Accounts:
         if email.lower() in self.users:
             raise Refusal(400, "user already exists.", signupStatus=1)
         user = UserRecord(new_id(), email, name, password, created_at=self.clock())
-        user.verification_code = f"{secrets.randbelow(10**6):06d}"
         self.users[email.lower()] = user
         self._by_id[user.id] = user
-        self.mailbox.append(Mail(email, "verification", user.verification_code))
+        self._send_code(user)
         return user
 
-    def verify(self, email: str, code: str) -> UserRecord:
+    def _send_code(self, user: UserRecord) -> None:
+        user.verification_code = f"{secrets.randbelow(10**6):06d}"
+        self.mailbox.append(Mail(user.email, "verification", user.verification_code))
+
+    def _unverified(self, email: str) -> UserRecord:
         _check_email(email)
         user = self.users.get(email.lower())
         if user is None:
             raise Refusal(404, "email not registered for verification.", verificationStatus=5)
         if user.verified:
             raise Refusal(400, "email already verified.", verificationStatus=4)
-        if not secrets.compare_digest(code, user.verification_code or ""):
+        return user
+
+    def verify(self, email: str, code: str) -> UserRecord:
+        user = self._unverified(email)
+        if not secrets.compare_digest(code.encode(), (user.verification_code or "").encode()):
             raise Refusal(400, "invalid verification code.", verificationStatus=1)
         user.verified = True
         user.verification_code = None
@@ -81,14 +88,7 @@ class Accounts:
         return user
 
     def resend(self, email: str) -> None:
-        _check_email(email)
-        user = self.users.get(email.lower())
-        if user is None:
-            raise Refusal(404, "email not registered.")
-        if user.verified:
-            raise Refusal(400, "email already verified.")
-        user.verification_code = f"{secrets.randbelow(10**6):06d}"
-        self.mailbox.append(Mail(email, "verification", user.verification_code))
+        self._send_code(self._unverified(email))
 
     def create_verified(self, email: str, password: str, name: str) -> UserRecord:
         user = self.signup(email, password, name)
