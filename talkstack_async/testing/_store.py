@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -245,9 +245,6 @@ class Store:
         agents = self.project_agents(project)
         caller = agents[0].phone_number if agents else _DEFAULT_CALLER_ID
         self.seeded[project.id] = SeededCalls(project.id, count, caller)
-
-    def live_calls(self) -> Iterator[CallRecord]:
-        return iter(list(self.calls.values()))
 
 
 def _check_number(field: str, number: Any) -> None:
