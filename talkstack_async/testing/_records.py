@@ -215,6 +215,15 @@ class CallRecord:
             return len(self.path) - 1
         return min(int((now_mono - self.placed_mono) / interval), len(self.path) - 1)
 
+    def status_at(self, now_mono: float, interval: float) -> str:
+        return self.path[self.step_at(now_mono, interval)]
+
+    def ended_at(self, now_mono: float, interval: float) -> float | None:
+        """Wall-clock end (start plus duration), or None while the call is still going."""
+        if self.status_at(now_mono, interval) not in FINAL_STATUSES:
+            return None
+        return self.placed_at + self.duration(interval)
+
     def duration(self, interval: float) -> int:
         """Seconds of talk: emulated calls that were answered last a few seconds per step."""
         talked = "in-progress" in self.path

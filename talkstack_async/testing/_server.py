@@ -210,7 +210,7 @@ class TalkstackEmulator:
         """The current status of a call placed through the emulator."""
         with self._store.lock:
             call = self._store.calls[sid]
-            return call.path[call.step_at(self._store.monotonic(), self._store.status_interval)]
+            return call.status_at(self._store.monotonic(), self._store.status_interval)
 
     def placed_numbers(self) -> list[str]:
         """The number of every call placed so far, in order (duplicates kept)."""

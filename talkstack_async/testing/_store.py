@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
@@ -203,13 +203,14 @@ class Store:
     ) -> tuple[list[dict[str, Any]], int]:
         """One page of the project's calls, newest first, and how many match in all."""
         now, interval = self.monotonic(), self.status_interval
+        # Filter the records and render only the page: every page of a paging run would
+        # otherwise render every live call of the project.
         live = [
-            call.wire(now, interval)
+            call
             for call in reversed(self.calls.values())
             if call.project_id == project.id
+            and (query.is_empty or _accepts(query, call, now, interval))
         ]
-        if not query.is_empty:
-            live = [item for item in live if _accepts(query, item, self._started_ended(item))]
         seeded = self.seeded.get(project.id)
         indexes: Sequence[int] = range(0)
         if seeded is not None:
@@ -217,17 +218,12 @@ class Store:
             indexes = seeded.indexes(query.key, keep)
         total = len(live) + len(indexes)
         start = (page - 1) * size
-        items = live[start : start + size]
+        items = [call.wire(now, interval) for call in live[start : start + size]]
         if seeded is not None and len(items) < size:
             first = max(0, start - len(live))
             wanted = size - len(items)
             items.extend(seeded.item(i) for i in indexes[first : first + wanted])
         return items, total
-
-    def _started_ended(self, item: Mapping[str, Any]) -> tuple[float, float | None]:
-        call = self.calls[item["callSid"]]
-        ended = call.placed_at + item["seconds"] if item["status"] in FINAL_STATUSES else None
-        return call.placed_at, ended
 
     def analyze(self, user: UserRecord, sid: str, questions: Any) -> dict[str, Any]:
         call = self.call_wire(user, sid, None)
@@ -256,12 +252,13 @@ def _opt_str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _accepts(
-    query: HistoryFilter, item: Mapping[str, Any], times: tuple[float, float | None]
-) -> bool:
-    started, ended = times
+def _accepts(query: HistoryFilter, call: CallRecord, now: float, interval: float) -> bool:
     return query.accepts(
-        to=item["to"], from_=item["from"], status=item["status"], started=started, ended=ended
+        to=call.to,
+        from_=call.from_,
+        status=call.status_at(now, interval),
+        started=call.placed_at,
+        ended=call.ended_at(now, interval),
     )
 
 

@@ -179,3 +179,31 @@ def test_command_line_prints_its_urls_and_a_seeded_key() -> None:
     assert values["TALKSTACK_CALLS_BASE_URL"].startswith("http://127.0.0.1:")
     assert len(values["TALKSTACK_API_KEY"]) == 64
     assert lines[-1] == "# serving; Ctrl-C to stop"
+
+
+async def test_history_filters_apply_to_placed_calls_as_they_progress() -> None:
+    async with (
+        TalkstackEmulator(status_interval=0.05) as emulator,
+        aiohttp.ClientSession() as session,
+    ):
+        seed = emulator.seed()
+        raw = Raw(emulator, session, seed.account.api_key)
+        for number in ("+14155550123", "+14155550126", "+14155550127"):
+            body = {"number": number, "projectId": seed.project_id, "agentId": seed.agent_id}
+            await raw("POST", "/call/makeCall", body, host="calls")
+        history = {"projectId": seed.project_id}
+        # Nothing has ended yet: no call has an end time to filter on.
+        assert (
+            await raw(
+                "POST", "/call/get-call-history", history, params={"endTimeAfter": "2000-01-01"}
+            )
+        )[0] == 404
+        await asyncio.sleep(0.3)
+        _, busy = await raw("POST", "/call/get-call-history", history, params={"status": "busy"})
+        assert [c["to"] for c in busy["data"]] == ["+14155550126"]
+        _, ended = await raw(
+            "POST", "/call/get-call-history", history, params={"endTimeAfter": "2000-01-01"}
+        )
+        assert ended["total"] == 3
+        _, page = await raw("POST", "/call/get-call-history", {**history, "pageSize": 2, "page": 2})
+        assert [c["to"] for c in page["data"]] == ["+14155550123"]  # newest first
