@@ -10,6 +10,7 @@
 
 from talkstack_async._auth import TokenCallback
 from talkstack_async._batch_file import BatchSource
+from talkstack_async._call_requests import CallRequestFile
 from talkstack_async._client import AsyncTalkstack
 from talkstack_async._config import DEFAULT_TIMEOUTS, NOT_GIVEN, NotGiven, RetryPolicy, Timeouts
 from talkstack_async._errors import (
@@ -20,8 +21,10 @@ from talkstack_async._errors import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    CallWaitTimeoutError,
     ClientClosedError,
     ConflictError,
+    DialInterruptedError,
     InternalServerError,
     MissingCredentialsError,
     NotFoundError,
@@ -31,8 +34,10 @@ from talkstack_async._errors import (
     TalkstackError,
     UnprocessableEntityError,
     ValidationError,
+    WebhookPayloadError,
 )
 from talkstack_async._version import __version__
+from talkstack_async._webhooks import call_status_webhook_handler, parse_call_status_event
 from talkstack_async.models import (
     ActiveProjectUpdate,
     Agent,
@@ -41,7 +46,13 @@ from talkstack_async.models import (
     Call,
     CallAnalysis,
     CallHistoryPage,
+    CallRequest,
+    CallRequestLike,
     CallStatus,
+    CallStatusEvent,
+    DialOutcome,
+    DialProgress,
+    DialStatus,
     EmailVerification,
     EmailVerificationStatus,
     LoginResult,
@@ -77,9 +88,18 @@ __all__ = [
     "Call",
     "CallAnalysis",
     "CallHistoryPage",
+    "CallRequest",
+    "CallRequestFile",
+    "CallRequestLike",
     "CallStatus",
+    "CallStatusEvent",
+    "CallWaitTimeoutError",
     "ClientClosedError",
     "ConflictError",
+    "DialInterruptedError",
+    "DialOutcome",
+    "DialProgress",
+    "DialStatus",
     "EmailVerification",
     "EmailVerificationStatus",
     "InternalServerError",
@@ -107,5 +127,8 @@ __all__ = [
     "ValidationError",
     "Voice",
     "VoiceLabels",
+    "WebhookPayloadError",
     "__version__",
+    "call_status_webhook_handler",
+    "parse_call_status_event",
 ]

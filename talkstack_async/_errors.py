@@ -7,6 +7,9 @@
     ├── MissingCredentialsError    an endpoint needs credentials the client does not have
     ├── ClientClosedError          the client was used after ``aclose()``
     ├── PaginationError            the server's paging went wrong (e.g. it repeated a page)
+    ├── WebhookPayloadError        a webhook body that is not a call-status event
+    ├── CallWaitTimeoutError       a call did not finish before the deadline
+    ├── DialInterruptedError       a dial run stopped while a placement was in flight
     └── APIError                   something went wrong talking to the API
         ├── APIConnectionError     the request did not get a response
         │   └── APITimeoutError
@@ -35,8 +38,10 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "CallWaitTimeoutError",
     "ClientClosedError",
     "ConflictError",
+    "DialInterruptedError",
     "InternalServerError",
     "MissingCredentialsError",
     "NotFoundError",
@@ -46,6 +51,7 @@ __all__ = [
     "TalkstackError",
     "UnprocessableEntityError",
     "ValidationError",
+    "WebhookPayloadError",
     "status_error_class",
 ]
 
@@ -78,6 +84,28 @@ class PaginationError(TalkstackError):
     """The server's pagination cannot be followed safely (for example it repeated a page)."""
 
 
+class WebhookPayloadError(TalkstackError, ValueError):
+    """A webhook request whose body is not a call-status event (not JSON, no call id)."""
+
+
+class CallWaitTimeoutError(TalkstackError, TimeoutError):
+    """The call had no final status before the deadline; ``last`` is the call as last seen
+    (``None`` if it was never found)."""
+
+    def __init__(self, sid: str, timeout: float, last: Any = None) -> None:
+        self.sid = sid
+        self.timeout = timeout
+        self.last = last
+        status = getattr(last, "status", None)
+        seen = f"last status {status}" if status is not None else "never seen with a status"
+        super().__init__(f"call {sid} did not finish within {timeout:g} s ({seen})")
+
+
+class DialInterruptedError(TalkstackError):
+    """The dial run stopped (cancelled or failed) while this placement was in flight: the call
+    may or may not have been placed. A journal keeps it from being dialled again."""
+
+
 class APIError(TalkstackError):
     """Something went wrong talking to the Talkstack API.
 
@@ -92,7 +120,15 @@ class APIError(TalkstackError):
 
 
 class APIConnectionError(APIError):
-    """No response was received: the connection failed, was reset, or was refused."""
+    """No response was received: the connection failed, was reset, or was refused.
+
+    ``request_sent`` is False only when the connection could not even be opened, so the
+    server cannot have seen the request; otherwise it may have been processed.
+    """
+
+    def __init__(self, message: str, *, method: str, path: str, request_sent: bool = True) -> None:
+        self.request_sent = request_sent
+        super().__init__(message, method=method, path=path)
 
 
 class APITimeoutError(APIConnectionError):

@@ -214,7 +214,10 @@ class Transport:
         what = "timed out" if error_class is APITimeoutError else "failed"
         detail = self._safe(str(exc) or type(exc).__name__)
         error = error_class(
-            f"{spec.method} {spec.path} {what}: {detail}", method=spec.method, path=spec.path
+            f"{spec.method} {spec.path} {what}: {detail}",
+            method=spec.method,
+            path=spec.path,
+            request_sent=not never_sent,
         )
         return _NoResponse(error, sent=not never_sent)
 

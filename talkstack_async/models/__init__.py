@@ -9,6 +9,13 @@ from talkstack_async.models.call import (
     CallHistoryPage,
     PlacedCall,
 )
+from talkstack_async.models.dial import (
+    CallRequest,
+    CallRequestLike,
+    DialOutcome,
+    DialProgress,
+    DialStatus,
+)
 from talkstack_async.models.enums import (
     CallStatus,
     EmailVerificationStatus,
@@ -27,6 +34,7 @@ from talkstack_async.models.user import (
     User,
 )
 from talkstack_async.models.voice import Voice, VoiceLabels
+from talkstack_async.models.webhook import CallStatusEvent
 
 __all__ = [
     "ActiveProjectUpdate",
@@ -36,7 +44,13 @@ __all__ = [
     "Call",
     "CallAnalysis",
     "CallHistoryPage",
+    "CallRequest",
+    "CallRequestLike",
     "CallStatus",
+    "CallStatusEvent",
+    "DialOutcome",
+    "DialProgress",
+    "DialStatus",
     "EmailVerification",
     "EmailVerificationStatus",
     "LoginResult",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+import os
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
 from datetime import date
 from typing import Any
 
@@ -10,7 +11,9 @@ import attrs
 
 from talkstack_async import _endpoints as ep
 from talkstack_async._batch_file import BatchSource, batch_file
+from talkstack_async._dialer import DialSettings, dial
 from talkstack_async._pagination import items_of, iterate_history_pages
+from talkstack_async._polling import check_wait_options, poll_until_final
 from talkstack_async._validation import (
     check_analysis_questions,
     check_call_status,
@@ -28,6 +31,7 @@ from talkstack_async.models.call import (
     CallHistoryPage,
     PlacedCall,
 )
+from talkstack_async.models.dial import CallRequest, CallRequestLike, DialOutcome, DialProgress
 from talkstack_async.models.enums import CallStatus
 from talkstack_async.resources._base import AsyncResource, parse_as
 
@@ -89,6 +93,121 @@ class AsyncCallsResource(AsyncResource):
         call = parse_as(ep.GET_CALL, payload, Call)
         # History items may lack the sid; get's answer is documented with it, but be sure.
         return call if call.sid else attrs.evolve(call, sid=sid)
+
+    async def wait_until_finished(
+        self,
+        sid: str,
+        *,
+        project_id: str,
+        timeout: float = 900.0,
+        poll_interval: float = 2.0,
+        max_poll_interval: float = 30.0,
+    ) -> Call:
+        """Poll the call until its status is final (completed, busy, failed, no-answer,
+        voicemail, silence) and return it. A placed call may take minutes to finish.
+
+        The wait between polls starts at ``poll_interval`` and grows 1.5x (with jitter) up to
+        ``max_poll_interval``. A 404 right after placing is taken as "not recorded yet".
+
+        Raises:
+            CallWaitTimeoutError: Not final after ``timeout`` seconds; ``.last`` is the call
+                as last seen.
+            ValidationError: A malformed argument (nothing is sent).
+        """
+        sid = check_id("sid", sid)
+        project_id = check_id("project_id", project_id)
+        check_wait_options(timeout, poll_interval, max_poll_interval)
+        return await poll_until_final(
+            lambda: self.get(sid, project_id=project_id),
+            sid=sid,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            max_poll_interval=max_poll_interval,
+        )
+
+    async def dial_many(
+        self,
+        requests: Iterable[CallRequestLike] | AsyncIterable[CallRequestLike],
+        *,
+        project_id: str | None = None,
+        agent_id: str | None = None,
+        concurrency: int = 10,
+        rate: float | None = None,
+        journal: str | os.PathLike[str] | None = None,
+        progress: Callable[[DialProgress], object] | None = None,
+        wait_until_finished: bool = False,
+        finish_timeout: float = 900.0,
+    ) -> AsyncIterator[DialOutcome]:
+        """Place many calls, at most ``concurrency`` at once and ``rate`` per second, and yield
+        one ``DialOutcome`` per input as each completes (not in input order; ``index`` says
+        which input it is).
+
+        Each request is placed at most once: placements are never retried, the same request
+        twice in a run is placed once, and with a ``journal`` a re-run after a crash skips
+        what an earlier run placed or may have placed. Outcomes: ``PLACED``; ``FAILED``
+        (certainly not placed: invalid, refused, or no connection); ``UNKNOWN`` (may have
+        been placed: decide before dialling again); ``SKIPPED``; ``NOT_ATTEMPTED`` (the run
+        stopped first). The input is read lazily (``CallRequestFile`` streams a CSV).
+
+        If you stop iterating early (break, cancellation, Ctrl-C), in-flight placements are
+        cancelled and end ``UNKNOWN``; outcomes that can no longer be yielded still reach
+        ``progress`` and the journal. If the run itself fails (say the journal's disk is
+        full), no new call is placed, in-flight ones finish, every remaining input is yielded
+        as ``NOT_ATTEMPTED`` and then the error is raised.
+
+        Args:
+            requests: ``CallRequest``s, E.164 numbers, or mappings (see ``CallRequestLike``),
+                from a plain or an async iterable.
+            project_id: The project of requests that do not name one.
+            agent_id: The agent of requests that do not name one.
+            concurrency: Placements in flight at once (with ``wait_until_finished``, calls
+                in progress at once), 1-10,000.
+            rate: At most this many placements per second, evenly spaced; None: no limit.
+            journal: A JSON-lines file recording each attempt durably before it is sent and
+                its result before it is yielded; created if missing, resumed if present.
+            progress: Called with a ``DialProgress`` after every outcome (on the event loop:
+                keep it quick). An exception from it stops the run.
+            wait_until_finished: Also poll each placed call until it ends and report it in
+                ``final`` (or ``final_error``).
+            finish_timeout: With ``wait_until_finished``, seconds to wait for each call.
+
+        Yields:
+            One ``DialOutcome`` per input.
+
+        Raises:
+            ValidationError: Bad options or a ``requests`` that is not an iterable (before
+                anything is sent). A bad single request is its ``FAILED`` outcome instead.
+        """
+        settings = DialSettings(
+            project_id=project_id,
+            agent_id=agent_id,
+            concurrency=concurrency,
+            rate=rate,
+            journal=journal,
+            progress=progress,
+        )
+        watch = None
+        if wait_until_finished:
+            check_wait_options(finish_timeout, 2.0, 30.0)
+
+            async def watch(request: CallRequest, sid: str) -> Call:
+                assert request.project_id is not None
+                return await self.wait_until_finished(
+                    sid, project_id=request.project_id, timeout=finish_timeout
+                )
+
+        async for outcome in dial(requests, settings, place=self._place, watch=watch):
+            yield outcome
+
+    async def _place(self, request: CallRequest) -> PlacedCall:
+        assert request.project_id is not None
+        assert request.agent_id is not None
+        return await self.make(
+            request.number,
+            project_id=request.project_id,
+            agent_id=request.agent_id,
+            dynamic_variables=request.dynamic_variables or None,
+        )
 
     @items_of("history_pages")
     async def history(

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import inspect
-import re
 from typing import Any
 
-from talkstack_sync._codegen import resource_classes, sync_name
+from talkstack_sync._codegen import resource_classes, sync_annotation
 
 # Async-only spellings and their blocking counterparts.
 _RENAMED = {"aclose": "close"}
@@ -15,9 +14,7 @@ _RENAMED = {"aclose": "close"}
 def _normalise(annotation: Any) -> Any:
     if not isinstance(annotation, str):
         return annotation
-    text = re.sub(r"\bAsyncIterator\[", "Iterator[", annotation)
-    text = re.sub(r"\bAsync(\w+)", lambda m: sync_name(m.group(0)), text)
-    return text.replace("'", '"')
+    return sync_annotation(annotation.replace("'", '"'))
 
 
 def _public(cls: type) -> dict[str, Any]:

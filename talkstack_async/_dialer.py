@@ -1,0 +1,427 @@
+"""``calls.dial_many``: many placements at once, each at most once, every input accounted for.
+
+One feeder task reads the input lazily, checks each request, skips what this run or the
+journal already dialled, paces placements to ``rate`` and starts one task per placement. A
+slot of ``concurrency`` is held from reading an input until its outcome is consumed, so memory
+stays flat however long the input and however slow the consumer.
+
+A placement task journals the attempt (durably) before sending and the result before the
+outcome is released. Placements are never retried here (the transport never resends them
+either): a failure that may have reached the server is ``UNKNOWN``, one that certainly did not
+is ``FAILED``, and the caller decides.
+
+Stopping early: when the consumer stops (break, cancellation, Ctrl-C in the blocking facade),
+in-flight placements are cancelled and become ``UNKNOWN`` (journalled, so a re-run skips
+them) and a request read but not yet sent becomes ``NOT_ATTEMPTED``. Those outcomes can no
+longer be yielded; they go to the ``progress`` callback and the journal. When the run itself
+fails (the journal cannot be written, the progress callback raises), no new placement starts,
+in-flight ones finish and are yielded, the rest of the input is yielded as ``NOT_ATTEMPTED``,
+and then the error is raised. An input iterator that raises ends the run the same way, minus
+the rest of the input, which cannot be read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from typing import Any
+
+import anyio
+import attrs
+
+from talkstack_async import _journal
+from talkstack_async._call_requests import check_call_request, request_digest
+from talkstack_async._errors import (
+    APIConnectionError,
+    APIResponseError,
+    APIStatusError,
+    DialInterruptedError,
+    InternalServerError,
+    TalkstackError,
+    ValidationError,
+)
+from talkstack_async._journal import DialJournal
+from talkstack_async.models.call import Call, PlacedCall
+from talkstack_async.models.dial import CallRequest, DialOutcome, DialProgress, DialStatus
+
+__all__ = ["DialSettings", "dial"]
+
+Placer = Callable[[CallRequest], Awaitable[PlacedCall]]
+Watcher = Callable[[CallRequest, str], Awaitable[Call]]
+ProgressCallback = Callable[[DialProgress], object]
+
+_MAX_CONCURRENCY = 10_000
+
+
+@attrs.frozen
+class DialSettings:
+    project_id: str | None
+    agent_id: str | None
+    concurrency: int
+    rate: float | None
+    journal: str | os.PathLike[str] | None
+    progress: ProgressCallback | None
+
+    def check(self) -> None:
+        concurrency = self.concurrency
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int):
+            raise ValidationError("concurrency", f"must be an int, not {concurrency!r}")
+        if not 1 <= concurrency <= _MAX_CONCURRENCY:
+            raise ValidationError("concurrency", f"must be between 1 and {_MAX_CONCURRENCY}")
+        rate = self.rate
+        if rate is not None and (
+            isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0
+        ):
+            raise ValidationError("rate", f"must be a positive number of calls/s, not {rate!r}")
+        if self.progress is not None and not callable(self.progress):
+            raise ValidationError("progress", "must be callable")
+
+
+async def dial(
+    requests: Iterable[Any] | AsyncIterable[Any],
+    settings: DialSettings,
+    *,
+    place: Placer,
+    watch: Watcher | None,
+) -> AsyncIterator[DialOutcome]:
+    """The outcomes of ``requests``, as they complete (see the module's docstring)."""
+    if isinstance(requests, (str, bytes, dict)) or not isinstance(
+        requests, (Iterable, AsyncIterable)
+    ):
+        raise ValidationError(
+            "requests", "must be an iterable of requests (one number? put it in a list)"
+        )
+    settings.check()
+    journal = DialJournal(settings.journal) if settings.journal is not None else None
+    run = _Run(settings, journal, place, watch)
+    source = _async_iter(requests)
+    feeder = asyncio.create_task(run.feed(source), name="talkstack-dial-feeder")
+    try:
+        while True:
+            outcome = await run.ready.get()
+            if outcome is None:
+                break
+            run.slots.release()
+            yield outcome
+        if run.failure is not None:
+            raise run.failure
+    finally:
+        with anyio.CancelScope(shield=True):
+            await run.stop(feeder)
+            await _close_source(source)
+            if journal is not None:
+                await journal.wait_flushed()
+                journal.close()
+
+
+class _InputError(Exception):
+    """Internal: the caller's input iterator raised ``__cause__``."""
+
+
+class _Run:
+    def __init__(
+        self,
+        settings: DialSettings,
+        journal: DialJournal | None,
+        place: Placer,
+        watch: Watcher | None,
+    ) -> None:
+        self.settings = settings
+        self.journal = journal
+        self.place_call = place
+        self.watch = watch
+        self.ready: asyncio.Queue[DialOutcome | None] = asyncio.Queue()
+        self.slots = asyncio.Semaphore(settings.concurrency)
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.seen: set[bytes] = set()
+        self.failure: BaseException | None = None
+        self.stopping = False
+        self.waiting: tuple[int, Any, CallRequest] | None = None
+        self.pacer = _Pacer(settings.rate) if settings.rate else None
+        self.read = 0
+        self.in_flight = 0
+        self.totals = dict.fromkeys(DialStatus, 0)
+
+    # -- reading the input ---------------------------------------------------------------
+
+    async def feed(self, source: AsyncIterator[Any]) -> None:
+        try:
+            while self.failure is None:
+                item = await self._next(source)
+                if item is _END:
+                    break
+                await self._admit(self.read - 1, item)
+            if self.failure is not None and not isinstance(self.failure, _InputError):
+                while (item := await self._next(source)) is not _END:
+                    self.emit(_outcome(self.read - 1, item, DialStatus.NOT_ATTEMPTED, "run failed"))
+            while self.tasks:
+                await asyncio.wait(set(self.tasks))
+        except asyncio.CancelledError:
+            if self.waiting is not None:
+                index, item, request = self.waiting
+                self.emit(_outcome(index, item, DialStatus.NOT_ATTEMPTED, "run stopped", request))
+            raise
+        except Exception as exc:  # a bug here must not hang the consumer
+            self.fail(exc)
+        if isinstance(self.failure, _InputError):
+            self.failure = self.failure.__cause__
+        self.ready.put_nowait(None)
+
+    async def _next(self, source: AsyncIterator[Any]) -> Any:
+        """The next input, with a slot held for its outcome; ``_END`` at the end."""
+        await self.slots.acquire()
+        try:
+            item = await source.__anext__()
+        except StopAsyncIteration:
+            self.slots.release()
+            return _END
+        except Exception as exc:
+            self.slots.release()
+            error = _InputError()
+            error.__cause__ = exc
+            self.fail(error)
+            return _END
+        self.read += 1
+        return item
+
+    async def _admit(self, index: int, item: Any) -> None:
+        settings = self.settings
+        try:
+            request = check_call_request(
+                f"requests[{index}]",
+                item,
+                project_id=settings.project_id,
+                agent_id=settings.agent_id,
+            )
+        except ValidationError as exc:
+            self.emit(_outcome(index, item, DialStatus.FAILED, "invalid; not sent", error=exc))
+            return
+        digest = request_digest(request)
+        if digest in self.seen:
+            detail = "the same request came earlier in this run"
+            self.emit(_outcome(index, item, DialStatus.SKIPPED, detail, request, digest))
+            return
+        self.seen.add(digest)
+        if self.journal is not None and digest in self.journal.done:
+            self.emit(self._journalled(index, item, request, digest))
+            return
+        if self.pacer is not None:
+            self.waiting = (index, item, request)
+            await self.pacer.wait()
+            self.waiting = None
+            if self.failure is not None:
+                detail = "run failed"
+                self.emit(_outcome(index, item, DialStatus.NOT_ATTEMPTED, detail, request, digest))
+                return
+        task = asyncio.create_task(self.place(index, item, request, digest))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def _journalled(
+        self, index: int, item: Any, request: CallRequest, digest: bytes
+    ) -> DialOutcome:
+        assert self.journal is not None
+        sid = self.journal.done[digest]
+        if sid:
+            call = PlacedCall(sid=sid, to=request.number)
+            detail = "placed by an earlier run (journal)"
+            return _outcome(index, item, DialStatus.SKIPPED, detail, request, digest, call=call)
+        detail = (
+            "attempted by an earlier run that did not learn the result; it may have been placed"
+        )
+        return _outcome(index, item, DialStatus.SKIPPED, detail, request, digest)
+
+    # -- one placement -------------------------------------------------------------------
+
+    async def place(self, index: int, item: Any, request: CallRequest, digest: bytes) -> None:
+        key = digest.hex()
+        base = _outcome(index, item, DialStatus.NOT_ATTEMPTED, "", request, digest)
+        journal = self.journal
+        outcome = attrs.evolve(base, detail="run stopped before sending")
+        self.in_flight += 1
+        try:
+            if journal is not None:
+                await journal.write(_journal.attempt_record(key, index, request.number))
+            outcome = attrs.evolve(
+                base,
+                status=DialStatus.UNKNOWN,
+                detail="run stopped while the request was in flight",
+                error=DialInterruptedError(f"stopped while placing the call to {request.number}"),
+            )
+            outcome = await self._send(base, request)
+            if journal is not None:
+                await journal.write(_result(key, outcome))
+            if outcome.call is not None and self.watch is not None:
+                outcome = await self._watch(outcome, request, key)
+        except asyncio.CancelledError:
+            self.in_flight -= 1
+            self._settle_stopped(outcome, key)
+            raise
+        except Exception as exc:  # the journal failed: stop the run, keep the outcome
+            self.fail(exc)
+        self.in_flight -= 1
+        self.emit(outcome)
+
+    async def _send(self, base: DialOutcome, request: CallRequest) -> DialOutcome:
+        try:
+            call = await self.place_call(request)
+        except TalkstackError as exc:
+            if _may_have_reached_server(exc):
+                detail = "may have been placed: check before dialling again"
+                return attrs.evolve(base, status=DialStatus.UNKNOWN, error=exc, detail=detail)
+            return attrs.evolve(base, status=DialStatus.FAILED, error=exc, detail="not placed")
+        return attrs.evolve(base, status=DialStatus.PLACED, call=call, detail="")
+
+    async def _watch(self, outcome: DialOutcome, request: CallRequest, key: str) -> DialOutcome:
+        assert self.watch is not None
+        assert outcome.call is not None
+        interrupted = DialInterruptedError("stopped before the call finished")
+        try:
+            final = await self.watch(request, outcome.call.sid)
+        except asyncio.CancelledError:
+            # Already placed and journalled: the outcome stays PLACED.
+            self.emit(attrs.evolve(outcome, final_error=interrupted))
+            raise
+        except TalkstackError as exc:
+            return attrs.evolve(outcome, final_error=exc)
+        if self.journal is not None and final.status is not None:
+            await self.journal.write(_journal.final_record(key, str(final.status)))
+        return attrs.evolve(outcome, final=final)
+
+    def _settle_stopped(self, outcome: DialOutcome, key: str) -> None:
+        """Record and report what a cancelled placement leaves behind (no awaiting: the task
+        is being cancelled)."""
+        if outcome.status is DialStatus.PLACED:
+            return  # reported by _watch
+        if self.journal is not None and outcome.status is DialStatus.UNKNOWN:
+            error = str(outcome.error)
+            self.journal.write_now(_journal.result_record(key, "unknown", error=error))
+        self.emit(outcome)
+
+    # -- outcomes ------------------------------------------------------------------------
+
+    def emit(self, outcome: DialOutcome) -> None:
+        self.totals[outcome.status] += 1
+        self.ready.put_nowait(outcome)
+        progress = self.settings.progress
+        if progress is None:
+            return
+        totals = self.totals
+        try:
+            progress(
+                DialProgress(
+                    last=outcome,
+                    read=self.read,
+                    in_flight=self.in_flight,
+                    placed=totals[DialStatus.PLACED],
+                    failed=totals[DialStatus.FAILED],
+                    unknown=totals[DialStatus.UNKNOWN],
+                    skipped=totals[DialStatus.SKIPPED],
+                    not_attempted=totals[DialStatus.NOT_ATTEMPTED],
+                )
+            )
+        except Exception as exc:
+            self.fail(exc)
+
+    def fail(self, exc: BaseException) -> None:
+        if self.failure is None:
+            self.failure = exc
+
+    async def stop(self, feeder: asyncio.Task[None]) -> None:
+        feeder.cancel()
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(feeder, *self.tasks, return_exceptions=True)
+
+
+_END: Any = object()
+
+
+def _outcome(
+    index: int,
+    item: Any,
+    status: DialStatus,
+    detail: str,
+    request: CallRequest | None = None,
+    digest: bytes | None = None,
+    *,
+    error: TalkstackError | None = None,
+    call: PlacedCall | None = None,
+) -> DialOutcome:
+    return DialOutcome(
+        index=index,
+        request=item,
+        status=status,
+        number=request.number if request is not None else None,
+        key=digest.hex() if digest is not None else None,
+        call=call,
+        error=error,
+        detail=detail,
+    )
+
+
+def _result(key: str, outcome: DialOutcome) -> dict[str, Any]:
+    sid = outcome.call.sid if outcome.call is not None else None
+    error = f"{type(outcome.error).__name__}: {outcome.error}" if outcome.error else ""
+    return _journal.result_record(key, outcome.status.value, sid=sid, error=error)
+
+
+def _may_have_reached_server(error: TalkstackError) -> bool:
+    """False only when the server certainly did not place the call."""
+    if isinstance(error, APIConnectionError):
+        return error.request_sent
+    if isinstance(error, (InternalServerError, APIResponseError)):
+        return True  # a 5xx may follow the placement; a 2xx with a bad body means placed
+    if isinstance(error, APIStatusError):
+        return False  # 4xx and 429: refused unprocessed
+    return False  # raised by this SDK before sending (closed client, missing credentials)
+
+
+class _Pacer:
+    """Spaces placements ``1/rate`` seconds apart (no bursts)."""
+
+    def __init__(self, rate: float) -> None:
+        self._interval = 1.0 / rate
+        self._next = 0.0
+
+    async def wait(self) -> None:
+        now = asyncio.get_running_loop().time()
+        slot = max(now, self._next)
+        self._next = slot + self._interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+
+class _SyncSource:
+    """A plain iterable as an async iterator (read in the event loop: keep it cheap, e.g. a
+    file read row by row)."""
+
+    def __init__(self, iterable: Iterable[Any]) -> None:
+        self.iterator: Iterator[Any] = iter(iterable)
+
+    def __aiter__(self) -> _SyncSource:
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            return next(self.iterator)
+        except StopIteration:
+            raise StopAsyncIteration from None
+
+
+def _async_iter(requests: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterator[Any]:
+    if isinstance(requests, AsyncIterable):
+        return aiter(requests)
+    return _SyncSource(requests)
+
+
+async def _close_source(source: AsyncIterator[Any]) -> None:
+    """Close a generator the run stopped reading (a CSV reader's open file, say), as a
+    ``with`` block would; other iterators are left as they are."""
+    if isinstance(source, _SyncSource):
+        if inspect.isgenerator(source.iterator):
+            source.iterator.close()
+    elif inspect.isasyncgen(source):
+        await source.aclose()

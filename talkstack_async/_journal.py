@@ -1,0 +1,155 @@
+"""The dialer's journal: an append-only JSON-lines file that makes a campaign resumable.
+
+A request is recorded as attempted, durably (flushed and fsynced), before it is sent, and its
+result after. On reopening, every request that was attempted and not certainly refused counts
+as done, so a crash at any moment never leads to a second call: at worst a request that was
+recorded but never sent is skipped (reported as ``SKIPPED``, "may have been placed").
+
+Many placements finish at once, so writes are group-committed: one write and one fsync, in a
+worker thread, for all the records that arrived while the previous fsync ran.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from talkstack_async._errors import ValidationError
+
+__all__ = ["DialJournal"]
+
+FORMAT = 1
+_MAYBE_PLACED = ""  # the sid of a request that may have been placed, for all we know
+
+
+class DialJournal:
+    """One campaign's journal file (created with mode 0600: it holds phone numbers)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.done: dict[bytes, str] = _load(self.path)
+        """Requests a re-run must skip: digest -> sid (empty when the outcome is unknown)."""
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._file = os.fdopen(fd, "a", encoding="utf-8")
+        self._lock = threading.Lock()
+        self._pending: list[tuple[str, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        if self._file.tell() == 0:
+            self.write_now({"talkstack_journal": FORMAT, "created": _now()})
+
+    async def write(self, record: Mapping[str, Any]) -> None:
+        """Append ``record``; return once it is on disk."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._pending.append((_line(record), future))
+        if self._flusher is None:
+            self._flusher = loop.create_task(self._flush_pending())
+        await future
+
+    def write_now(self, record: Mapping[str, Any]) -> None:
+        """Append ``record`` from synchronous code (the run's shutdown, where awaiting is not
+        possible): blocks for one fsync."""
+        self._append(_line(record))
+
+    async def wait_flushed(self) -> None:
+        if self._flusher is not None:
+            await asyncio.gather(self._flusher, return_exceptions=True)
+
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()
+
+    async def _flush_pending(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    await loop.run_in_executor(
+                        None, self._append, "".join(line for line, _ in batch)
+                    )
+                except BaseException as exc:
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc if isinstance(exc, Exception) else OSError())
+                    raise
+                for _, future in batch:
+                    if not future.done():
+                        future.set_result(None)
+        finally:
+            self._flusher = None
+
+    def _append(self, text: str) -> None:
+        with self._lock:
+            self._file.write(text)
+            self._file.flush()
+            os.fsync(self._file.fileno())
+
+
+def attempt_record(key: str, index: int, number: str) -> dict[str, Any]:
+    return {"event": "attempt", "key": key, "index": index, "number": number, "at": _now()}
+
+
+def result_record(
+    key: str, status: str, *, sid: str | None = None, error: str = ""
+) -> dict[str, Any]:
+    """``status`` is a ``DialStatus`` value: placed, failed, unknown or not_attempted."""
+    record: dict[str, Any] = {"event": status, "key": key}
+    if sid is not None:
+        record["sid"] = sid
+    if error:
+        record["error"] = error
+    return record
+
+
+def final_record(key: str, status: str) -> dict[str, Any]:
+    return {"event": "final", "key": key, "status": status}
+
+
+def _load(path: Path) -> dict[bytes, str]:
+    done: dict[bytes, str] = {}
+    if not path.exists():
+        return done
+    with path.open(encoding="utf-8") as file:
+        lines = file.readlines()
+    for number, line in enumerate(lines, 1):
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError(line)
+        except ValueError:
+            if number == len(lines) and not line.endswith("\n"):
+                break  # a write torn by a crash: its request was never sent
+            raise ValidationError(
+                "journal", f"{str(path)!r} line {number} is not a journal record"
+            ) from None
+        _apply(done, record)
+    return done
+
+
+def _apply(done: dict[bytes, str], record: Mapping[str, Any]) -> None:
+    event, key = record.get("event"), record.get("key")
+    if not isinstance(key, str):
+        return  # the header, or a record of a later format this version does not know
+    digest = bytes.fromhex(key)
+    if event in ("attempt", "unknown"):
+        done.setdefault(digest, _MAYBE_PLACED)
+    elif event == "placed":
+        done[digest] = str(record.get("sid") or _MAYBE_PLACED)
+    elif event in ("failed", "not_attempted"):
+        # Certainly not placed: a re-run may send it.
+        done.pop(digest, None)
+
+
+def _line(record: Mapping[str, Any]) -> str:
+    return json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
