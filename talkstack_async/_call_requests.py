@@ -41,7 +41,7 @@ def check_call_request(
             "key": item.key,
         }
     elif isinstance(item, str):
-        fields = {"number": item}
+        fields = {"number": item, "project_id": None, "agent_id": None}
     elif isinstance(item, Mapping):
         unknown = sorted(str(k) for k in item if k not in _KNOWN_NAMES)
         if unknown:
@@ -54,10 +54,10 @@ def check_call_request(
         raise ValidationError(
             where, f"must be a CallRequest, a number or a mapping, not {type(item).__name__}"
         )
-    variables = fields["dynamic_variables"]
+    variables = fields.get("dynamic_variables")
     if isinstance(variables, str):
         variables = _json_object(f"{where}.dynamic_variables", variables)
-    key = fields["key"]
+    key = fields.get("key")
     return CallRequest(
         number=check_phone_number(f"{where}.number", fields["number"]),
         project_id=_required_id(f"{where}.project_id", fields["project_id"] or project_id),

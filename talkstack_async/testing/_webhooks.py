@@ -9,7 +9,6 @@ reach the internet.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import heapq
 import itertools
 from collections.abc import Callable
@@ -89,8 +88,14 @@ class WebhookDispatcher:
                     task = loop.create_task(self._deliver(*event))
                     self._sending.add(task)
                     task.add_done_callback(self._sending.discard)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
+            # A timer that sets the event, not wait_for: Python 3.11's wait_for can swallow a
+            # cancellation that lands as its timeout fires, and stop() would then wait forever.
+            timer = loop.call_later(wait, self._wake.set) if wait is not None else None
+            try:
+                await self._wake.wait()
+            finally:
+                if timer is not None:
+                    timer.cancel()
 
     def _event(self, sid: str, step: int) -> tuple[str, dict[str, Any]] | None:
         call = self._store.calls.get(sid)
