@@ -9,35 +9,44 @@ leaves this machine.
 from __future__ import annotations
 
 import asyncio
+import functools
 import sys
+import tempfile
 from collections import Counter
+from pathlib import Path
 
 from aiohttp import web
 
-from talkstack_async import AnalysisQuestion, AsyncTalkstack, CallStatus
+from talkstack_async import (
+    AnalysisQuestion,
+    AsyncTalkstack,
+    CallStatus,
+    CallStatusEvent,
+    DialStatus,
+    call_status_webhook_handler,
+)
 from talkstack_async.testing import TalkstackEmulator
 
 EMAIL, PASSWORD = "ada@example.com", "correct horse battery staple"
+WEBHOOK_TOKEN = "demo-webhook-token"  # noqa: S105 - shared with the emulator in the URL
 
 
 def say(text: str) -> None:
     print(text, flush=True)
 
 
-async def webhook_receiver(events: list[dict[str, object]]) -> tuple[web.AppRunner, str]:
+async def webhook_receiver(events: list[CallStatusEvent]) -> tuple[web.AppRunner, str]:
     """Your service's endpoint for Talkstack's call-status webhook, on loopback."""
-
-    async def receive(request: web.Request) -> web.Response:
-        events.append(await request.json())
-        return web.Response(text="ok")
-
     app = web.Application()
-    app.router.add_post("/hooks/talkstack", receive)
+    app.router.add_post(
+        "/hooks/talkstack", call_status_webhook_handler(events.append, token=WEBHOOK_TOKEN)
+    )
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}/hooks/talkstack"
+    port = runner.addresses[0][1]
+    return runner, f"http://127.0.0.1:{port}/hooks/talkstack?token={WEBHOOK_TOKEN}"
 
 
 async def main() -> int:
@@ -53,7 +62,7 @@ async def main() -> int:
             verification = await anonymous.auth.verify_email(email=EMAIL, code=code)
             say(f"   verified: {verification.status!r}")
 
-        events: list[dict[str, object]] = []
+        events: list[CallStatusEvent] = []
         receiver, hook_url = await webhook_receiver(events)
         try:
             async with AsyncTalkstack(email=EMAIL, password=PASSWORD, **where) as client:
@@ -68,7 +77,7 @@ async def run_job(
     client: AsyncTalkstack,
     emulator: TalkstackEmulator,
     hook_url: str,
-    events: list[dict[str, object]],
+    events: list[CallStatusEvent],
 ) -> None:
     say("\n2. Project, voice, agent, webhook")
     project = await client.projects.create(name="Clinic", description="Appointment reminders")
@@ -115,10 +124,34 @@ async def run_job(
             await asyncio.sleep(0.1)
         say(f"   {placed_call.to}: {' -> '.join(seen)} ({details.duration_seconds:g} s)")
     await asyncio.sleep(0.3)
-    say(f"   webhook events received: {len(events)}")
+    finals = Counter(str(e.status) for e in events if e.is_final)
+    say(f"   webhook events received: {len(events)}; final statuses {dict(finals)}")
+
+    say("\n4b. A campaign: 30 calls, 10 at a time, journalled; stopped after 12, then resumed")
+    journal = Path(tempfile.mkdtemp(prefix="talkstack-demo-")) / "campaign.jsonl"
+    campaign = [
+        {"number": f"+1415555{3000 + i:04d}", "dynamic_variables": {"name": f"C{i}"}}
+        for i in range(30)
+    ]
+    dial = functools.partial(
+        client.calls.dial_many, project_id=project.id, agent_id=agent.id, journal=journal
+    )
+    first: Counter[str] = Counter()
+    async for outcome in dial(campaign, concurrency=10):
+        first[outcome.status.value] += 1
+        if first.total() == 12:
+            break  # stands in for a crash or Ctrl-C: in-flight placements end UNKNOWN
+    say(f"   first run: {dict(first)}")
+    resumed = [o async for o in dial(campaign)]
+    tally = dict(Counter(o.status.value for o in resumed))
+    say(f"   resumed:   {tally} (skipped: placed, or in flight at the stop)")
+    dialled = Counter(emulator.placed_numbers())
+    placed_now = sum(o.status is DialStatus.PLACED for o in resumed)
+    twice = sum(count > 1 for count in dialled.values())
+    say(f"   placed on resume: {placed_now}; numbers dialled twice: {twice}")
 
     say("\n5. Call history, filtered and paged lazily")
-    async for page in client.calls.history_pages(project.id, page_size=3):
+    async for page in client.calls.history_pages(project.id, page_size=10):
         on_page = [c.status.value if c.status else None for c in page.items]
         say(f"   page {page.page_number}: {on_page}")
     completed = [c async for c in client.calls.history(project.id, status=CallStatus.COMPLETED)]
