@@ -139,6 +139,7 @@ class _Run:
         self.failure: BaseException | None = None
         self.stopping = False
         self.waiting: tuple[int, Any, CallRequest] | None = None
+        self.unstarted: dict[int, tuple[Any, CallRequest, bytes]] = {}
         self.pacer = _Pacer(settings.rate) if settings.rate else None
         self.read = 0
         self.in_flight = 0
@@ -215,6 +216,7 @@ class _Run:
                 detail = "run failed"
                 self.emit(_outcome(index, item, DialStatus.NOT_ATTEMPTED, detail, request, digest))
                 return
+        self.unstarted[index] = (item, request, digest)
         task = asyncio.create_task(self.place(index, item, request, digest))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -236,6 +238,9 @@ class _Run:
     # -- one placement -------------------------------------------------------------------
 
     async def place(self, index: int, item: Any, request: CallRequest, digest: bytes) -> None:
+        # From here on every path emits this request's outcome; a task cancelled before its
+        # first step never gets here, and stop() reports it instead.
+        del self.unstarted[index]
         key = digest.hex()
         base = _outcome(index, item, DialStatus.NOT_ATTEMPTED, "", request, digest)
         journal = self.journal
@@ -277,13 +282,8 @@ class _Run:
     async def _watch(self, outcome: DialOutcome, request: CallRequest, key: str) -> DialOutcome:
         assert self.watch is not None
         assert outcome.call is not None
-        interrupted = DialInterruptedError("stopped before the call finished")
         try:
             final = await self.watch(request, outcome.call.sid)
-        except asyncio.CancelledError:
-            # Already placed and journalled: the outcome stays PLACED.
-            self.emit(attrs.evolve(outcome, final_error=interrupted))
-            raise
         except TalkstackError as exc:
             return attrs.evolve(outcome, final_error=exc)
         if self.journal is not None and final.status is not None:
@@ -294,10 +294,21 @@ class _Run:
         """Record and report what a cancelled placement leaves behind (no awaiting: the task
         is being cancelled)."""
         if outcome.status is DialStatus.PLACED:
-            return  # reported by _watch
-        if self.journal is not None and outcome.status is DialStatus.UNKNOWN:
-            error = str(outcome.error)
-            self.journal.write_now(_journal.result_record(key, "unknown", error=error))
+            # Cancelled while journalling the result or waiting for the call to end. The
+            # record is written again (harmless) in case the first write did not make it.
+            assert outcome.call is not None
+            if self.journal is not None:
+                self.journal.write_now(_result(key, outcome))
+            if self.watch is not None and outcome.final is None:
+                interrupted = DialInterruptedError("stopped before the call finished")
+                outcome = attrs.evolve(outcome, final_error=interrupted)
+            self.emit(outcome)
+            return
+        if self.journal is not None:
+            # UNKNOWN: a re-run skips it. NOT_ATTEMPTED: its attempt record may have reached
+            # the disk without the request being sent; this lets a re-run dial it.
+            error = str(outcome.error) if outcome.error else ""
+            self.journal.write_now(_journal.result_record(key, outcome.status.value, error=error))
         self.emit(outcome)
 
     # -- outcomes ------------------------------------------------------------------------
@@ -334,6 +345,10 @@ class _Run:
         for task in list(self.tasks):
             task.cancel()
         await asyncio.gather(feeder, *self.tasks, return_exceptions=True)
+        for index, (item, request, digest) in sorted(self.unstarted.items()):
+            detail = "run stopped before sending"
+            self.emit(_outcome(index, item, DialStatus.NOT_ATTEMPTED, detail, request, digest))
+        self.unstarted.clear()
 
 
 _END: Any = object()

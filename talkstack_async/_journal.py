@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import threading
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -36,10 +37,16 @@ class DialJournal:
         self.done: dict[bytes, str] = _load(self.path)
         """Requests a re-run must skip: digest -> sid (empty when the outcome is unknown)."""
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            _lock_exclusively(fd, self.path)
+        except BaseException:
+            os.close(fd)
+            raise
         self._file = os.fdopen(fd, "a", encoding="utf-8")
         self._lock = threading.Lock()
         self._pending: list[tuple[str, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
+        self.run_id = secrets.token_hex(4)
         if self._file.tell() == 0:
             self.write_now({"talkstack_journal": FORMAT, "created": _now()})
 
@@ -47,7 +54,7 @@ class DialJournal:
         """Append ``record``; return once it is on disk."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-        self._pending.append((_line(record), future))
+        self._pending.append((self._line(record), future))
         if self._flusher is None:
             self._flusher = loop.create_task(self._flush_pending())
         await future
@@ -55,7 +62,11 @@ class DialJournal:
     def write_now(self, record: Mapping[str, Any]) -> None:
         """Append ``record`` from synchronous code (the run's shutdown, where awaiting is not
         possible): blocks for one fsync."""
-        self._append(_line(record))
+        self._append(self._line(record))
+
+    def _line(self, record: Mapping[str, Any]) -> str:
+        """A record stamped with this run's id, as one line."""
+        return _line({**record, "run": self.run_id} if "key" in record else record)
 
     async def wait_flushed(self) -> None:
         if self._flusher is not None:
@@ -92,6 +103,21 @@ class DialJournal:
             os.fsync(self._file.fileno())
 
 
+def _lock_exclusively(fd: int, path: Path) -> None:
+    """Refuse a journal another run holds: two runs of one campaign would dial people twice.
+    (An advisory lock, released when the file is closed or the process dies.)"""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks here; one run at a time is on you
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise ValidationError(
+            "journal", f"{str(path)!r} is in use by another dial run (one run per journal)"
+        ) from None
+
+
 def attempt_record(key: str, index: int, number: str) -> dict[str, Any]:
     return {"event": "attempt", "key": key, "index": index, "number": number, "at": _now()}
 
@@ -118,6 +144,7 @@ def _load(path: Path) -> dict[bytes, str]:
         return done
     with path.open(encoding="utf-8") as file:
         lines = file.readlines()
+    records = []
     for number, line in enumerate(lines, 1):
         try:
             record = json.loads(line)
@@ -129,22 +156,29 @@ def _load(path: Path) -> dict[bytes, str]:
             raise ValidationError(
                 "journal", f"{str(path)!r} line {number} is not a journal record"
             ) from None
-        _apply(done, record)
+        records.append(record)
+    # A withdrawal may land before the attempt it withdraws (written from two threads).
+    withdrawn = {(r.get("key"), r.get("run")) for r in records if r.get("event") == "not_attempted"}
+    for record in records:
+        _apply(done, record, withdrawn)
     return done
 
 
-def _apply(done: dict[bytes, str], record: Mapping[str, Any]) -> None:
+def _apply(
+    done: dict[bytes, str], record: Mapping[str, Any], withdrawn: set[tuple[Any, Any]]
+) -> None:
     event, key = record.get("event"), record.get("key")
     if not isinstance(key, str):
         return  # the header, or a record of a later format this version does not know
     digest = bytes.fromhex(key)
+    if event == "attempt" and (key, record.get("run")) in withdrawn:
+        return  # recorded, then not sent
     if event in ("attempt", "unknown"):
         done.setdefault(digest, _MAYBE_PLACED)
     elif event == "placed":
         done[digest] = str(record.get("sid") or _MAYBE_PLACED)
-    elif event in ("failed", "not_attempted"):
-        # Certainly not placed: a re-run may send it.
-        done.pop(digest, None)
+    elif event == "failed":
+        done.pop(digest, None)  # certainly not placed: a re-run may send it
 
 
 def _line(record: Mapping[str, Any]) -> str:

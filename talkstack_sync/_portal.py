@@ -8,7 +8,6 @@ simply blocks on the portal's loop, so there is no "event loop is already runnin
 from __future__ import annotations
 
 import contextlib
-import functools
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, TypeVar
@@ -23,6 +22,7 @@ __all__ = ["PortalRunner"]
 T = TypeVar("T")
 
 _DONE: Any = object()
+_CLEANUP_WAIT = 5.0  # seconds a cancelled call may take to clean up before we give up on it
 
 
 class PortalRunner:
@@ -60,14 +60,19 @@ class PortalRunner:
     def call(self, function: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
         """Run ``function(*args, **kwargs)`` on the portal's loop and wait for its result.
 
-        An exception in the waiting thread (KeyboardInterrupt) cancels the running coroutine.
+        An exception in the waiting thread (KeyboardInterrupt) cancels the running coroutine
+        and waits (a few seconds at most) for its cleanup, so what it does on cancellation
+        (close a generator, journal what was in flight) is done before the exception goes on.
         """
-        future = self._get().start_task_soon(functools.partial(function, *args, **kwargs))
+        finished = threading.Event()
+        future = self._get().start_task_soon(_signalling, finished, function, args, kwargs)
         try:
-            return future.result()
+            result: T = future.result()
         except BaseException:
-            future.cancel()  # cancels the task's scope on the loop if it is still running
+            if future.cancel():  # still running: its scope is cancelled on the loop
+                finished.wait(_CLEANUP_WAIT)
             raise
+        return result
 
     def iterate(self, iterator: AsyncIterator[T]) -> Iterator[T]:
         """The items of an async iterator, one portal hop per item; closed when abandoned."""
@@ -97,6 +102,19 @@ class PortalRunner:
             future.result()
         finally:
             stack.close()
+
+
+async def _signalling(
+    finished: threading.Event,
+    function: Callable[..., Awaitable[T]],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> T:
+    try:
+        result: T = await function(*args, **kwargs)
+        return result
+    finally:
+        finished.set()
 
 
 async def _next_or_done(iterator: AsyncIterator[T]) -> T:

@@ -332,3 +332,60 @@ def test_a_progress_bar_only_when_asked_or_on_a_terminal(
     assert dial.stderr.strip().splitlines()[-1] == (
         "talkstack: placed 5 · failed 0 · unknown 0 · skipped 0 · not attempted 0"
     )
+
+
+@pytest.mark.talkstack_emulator(status_interval=60)
+def test_ctrl_c_stops_a_campaign_cleanly_and_accounts_for_what_was_in_flight(
+    talkstack_server: TalkstackEmulator, tmp_path: Path
+) -> None:
+    seed = talkstack_server.seed()
+    numbers_csv(tmp_path / "numbers.csv", 100)
+    talkstack_server.faults.inject(Fault.latency(0.5), on="calls.make")
+    journal = tmp_path / "campaign.jsonl"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TALKSTACK_")}
+    env.update(
+        TALKSTACK_BASE_URL=talkstack_server.base_url,
+        TALKSTACK_CALLS_BASE_URL=talkstack_server.calls_base_url,
+        TALKSTACK_API_KEY=seed.account.api_key,
+    )
+    process = subprocess.Popen(
+        [
+            str(ENTRY_POINT),
+            "calls",
+            "dial",
+            "--file",
+            str(tmp_path / "numbers.csv"),
+            "--project",
+            seed.project_id,
+            "--agent",
+            seed.agent_id,
+            "--concurrency",
+            "5",
+            "--journal",
+            str(journal),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while talkstack_server.requests.count("calls.make") < 10:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert "interrupted; re-run with the same --journal to resume" in stderr
+    seen: dict[str, set[str]] = collections.defaultdict(set)
+    for line in journal.read_text().splitlines()[1:]:
+        record = json.loads(line)
+        seen[record["key"]].add(record["event"])
+    # Every attempt has a result: placed, unknown (in flight at Ctrl-C) or not attempted.
+    results = {key: events - {"attempt"} for key, events in seen.items()}
+    assert all(len(result) == 1 for result in results.values()), results
+    events = collections.Counter(result.pop() for result in results.values())
+    summary = stderr.strip().splitlines()[-2]
+    placed, unknown = events["placed"], events["unknown"]
+    assert summary.startswith(f"talkstack: placed {placed} · failed 0 · unknown {unknown} · ")

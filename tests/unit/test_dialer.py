@@ -1,0 +1,128 @@
+"""The dial run's bookkeeping with a fake placer: one outcome per input read, however it stops."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from pathlib import Path
+
+import pytest
+
+from talkstack_async import (
+    DialOutcome,
+    DialProgress,
+    DialStatus,
+    InternalServerError,
+    PlacedCall,
+    ValidationError,
+)
+from talkstack_async._dialer import DialSettings, dial
+from talkstack_async._journal import DialJournal
+from talkstack_async.models.dial import CallRequest
+
+
+def settings(**options: object) -> DialSettings:
+    base: dict[str, object] = {
+        "project_id": "p1",
+        "agent_id": "a1",
+        "concurrency": 5,
+        "rate": None,
+        "journal": None,
+        "progress": None,
+    }
+    base.update(options)
+    return DialSettings(**base)  # type: ignore[arg-type]
+
+
+def numbers(count: int) -> list[str]:
+    return [f"+1415{i:07d}" for i in range(count)]
+
+
+async def hang(request: CallRequest) -> PlacedCall:
+    await asyncio.Event().wait()
+    raise AssertionError
+
+
+@pytest.mark.parametrize("steps", range(8))
+async def test_a_run_cancelled_at_any_step_reports_every_input_it_read(
+    steps: int, tmp_path: Path
+) -> None:
+    """Cancelled after 0-7 loop iterations: some placements started, some only scheduled."""
+    reported: list[DialProgress] = []
+    journal = tmp_path / "j.jsonl"
+    run = dial(
+        numbers(50),
+        settings(progress=reported.append, journal=journal),
+        place=hang,
+        watch=None,
+    )
+    task = asyncio.ensure_future(anext(run))  # type: ignore[arg-type]
+    for _ in range(steps):
+        await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await run.aclose()  # type: ignore[attr-defined]
+    outcomes = [update.last for update in reported]
+    read = reported[-1].read if reported else 0
+    assert sorted(o.index for o in outcomes) == list(range(read))
+    assert {o.status for o in outcomes} <= {DialStatus.UNKNOWN, DialStatus.NOT_ATTEMPTED}
+    # A re-run dials exactly the ones that certainly were not sent.
+    reopened = DialJournal(journal)
+    maybe_sent = {o.key for o in outcomes if o.status is DialStatus.UNKNOWN}
+    assert {key.hex() for key in reopened.done} == maybe_sent
+    reopened.close()
+
+
+async def test_the_consumer_sets_the_pace_and_outcomes_stay_bounded() -> None:
+    placed = 0
+
+    async def place(request: CallRequest) -> PlacedCall:
+        nonlocal placed
+        placed += 1
+        return PlacedCall(sid=f"CA{placed}", to=request.number)
+
+    run = dial(numbers(1000), settings(concurrency=4), place=place, watch=None)
+    first = await anext(run)  # type: ignore[call-overload]
+    await asyncio.sleep(0.05)  # the consumer dawdles: the run must not race ahead
+    assert placed <= 4 + 1
+    rest = [o async for o in run]  # type: ignore[attr-defined]
+    assert len(rest) + 1 == 1000
+    assert first.status is DialStatus.PLACED
+
+
+async def test_a_5xx_is_unknown_and_nothing_is_retried() -> None:
+    attempts: collections.Counter[str] = collections.Counter()
+
+    async def place(request: CallRequest) -> PlacedCall:
+        attempts[request.number] += 1
+        raise InternalServerError("boom", method="POST", path="/call/makeCall", status=500)
+
+    outcomes: list[DialOutcome] = [
+        o async for o in dial(numbers(20), settings(), place=place, watch=None)
+    ]
+    assert {o.status for o in outcomes} == {DialStatus.UNKNOWN}
+    assert set(attempts.values()) == {1}
+
+
+def test_one_journal_one_run(tmp_path: Path) -> None:
+    first = DialJournal(tmp_path / "j.jsonl")
+    try:
+        with pytest.raises(ValidationError, match="in use by another dial run"):
+            DialJournal(tmp_path / "j.jsonl")
+    finally:
+        first.close()
+    DialJournal(tmp_path / "j.jsonl").close()  # free again once closed
+
+
+def test_a_withdrawn_attempt_is_dialled_again_whatever_the_order_on_disk(tmp_path: Path) -> None:
+    key = "cd" * 16
+    path = tmp_path / "j.jsonl"
+    path.write_text(
+        '{"event": "not_attempted", "key": "' + key + '", "run": "r1"}\n'
+        '{"event": "attempt", "key": "' + key + '", "run": "r1", "index": 0, "number": "+1"}\n'
+        '{"event": "attempt", "key": "' + "ef" * 16 + '", "run": "r1", "index": 1}\n'
+    )
+    journal = DialJournal(path)
+    assert journal.done == {bytes.fromhex("ef" * 16): ""}  # only the unwithdrawn attempt
+    journal.close()
