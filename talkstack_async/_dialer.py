@@ -25,7 +25,15 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+)
 from typing import Any
 
 import anyio
@@ -85,7 +93,7 @@ async def dial(
     *,
     place: Placer,
     watch: Watcher | None,
-) -> AsyncIterator[DialOutcome]:
+) -> AsyncGenerator[DialOutcome, None]:
     """The outcomes of ``requests``, as they complete (see the module's docstring)."""
     if isinstance(requests, (str, bytes, dict)) or not isinstance(
         requests, (Iterable, AsyncIterable)
@@ -94,7 +102,7 @@ async def dial(
             "requests", "must be an iterable of requests (one number? put it in a list)"
         )
     settings.check()
-    journal = DialJournal(settings.journal) if settings.journal is not None else None
+    journal = await DialJournal.open(settings.journal) if settings.journal is not None else None
     run = _Run(settings, journal, place, watch)
     source = _async_iter(requests)
     feeder = asyncio.create_task(run.feed(source), name="talkstack-dial-feeder")

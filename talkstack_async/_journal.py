@@ -23,7 +23,7 @@ from typing import Any
 
 from talkstack_async._errors import ValidationError
 
-__all__ = ["DialJournal"]
+__all__ = ["DialJournal", "JournalInUseError"]
 
 FORMAT = 1
 _MAYBE_PLACED = ""  # the sid of a request that may have been placed, for all we know
@@ -34,11 +34,12 @@ class DialJournal:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        self.done: dict[bytes, str] = _load(self.path)
-        """Requests a re-run must skip: digest -> sid (empty when the outcome is unknown)."""
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             _lock_exclusively(fd, self.path)
+            # Read only once the lock is held: the last run has written all it will.
+            self.done: dict[bytes, str] = _load(self.path)
+            """Requests a re-run must skip: digest -> sid (empty when the outcome is unknown)."""
         except BaseException:
             os.close(fd)
             raise
@@ -49,6 +50,23 @@ class DialJournal:
         self.run_id = secrets.token_hex(4)
         if self._file.tell() == 0:
             self.write_now({"talkstack_journal": FORMAT, "created": _now()})
+
+    @classmethod
+    async def open(cls, path: str | os.PathLike[str], *, wait: float = 5.0) -> DialJournal:
+        """Open ``path``, waiting up to ``wait`` seconds for a run that holds it to finish.
+
+        The wait covers a run the caller just left with ``break``: Python closes an abandoned
+        async generator a moment later, from the event loop, and only then is its journal free.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while True:
+            try:
+                return cls(path)
+            except JournalInUseError:
+                if loop.time() >= deadline:
+                    raise
+                await asyncio.sleep(0.02)
 
     async def write(self, record: Mapping[str, Any]) -> None:
         """Append ``record``; return once it is on disk."""
@@ -103,6 +121,10 @@ class DialJournal:
             os.fsync(self._file.fileno())
 
 
+class JournalInUseError(ValidationError):
+    """Another dial run holds the journal."""
+
+
 def _lock_exclusively(fd: int, path: Path) -> None:
     """Refuse a journal another run holds: two runs of one campaign would dial people twice.
     (An advisory lock, released when the file is closed or the process dies.)"""
@@ -113,7 +135,7 @@ def _lock_exclusively(fd: int, path: Path) -> None:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        raise ValidationError(
+        raise JournalInUseError(
             "journal", f"{str(path)!r} is in use by another dial run (one run per journal)"
         ) from None
 

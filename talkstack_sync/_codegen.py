@@ -100,6 +100,7 @@ def sync_annotation(text: str) -> str:
     """An async annotation as the blocking surface spells it."""
     text = re.sub(r"'([^'\"\\]*)'", r'"\1"', text)  # the formatter's double quotes
     text = re.sub(r"\bAsyncIterator\[", "Iterator[", text)
+    text = re.sub(r"\bAsyncGenerator\[([^\[\]]*(?:\[[^\[\]]*\])?), None\]", r"Iterator[\1]", text)
     text = re.sub(r"\bAsync(\w+)", lambda m: sync_name(m.group(0)), text)
     # ``Iterable[X] | AsyncIterable[X]`` has become ``Iterable[X] | Iterable[X]``: say it once.
     return " | ".join(dict.fromkeys(_union_members(text)))

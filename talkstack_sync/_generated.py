@@ -507,9 +507,11 @@ class CallsResource(SyncResource):
         been placed: decide before dialling again); ``SKIPPED``; ``NOT_ATTEMPTED`` (the run
         stopped first). The input is read lazily (``CallRequestFile`` streams a CSV).
 
-        If you stop iterating early (break, cancellation, Ctrl-C), in-flight placements are
-        cancelled and end ``UNKNOWN``; outcomes that can no longer be yielded still reach
-        ``progress`` and the journal. If the run itself fails (say the journal's disk is
+        To leave the loop early, iterate inside ``contextlib.aclosing(...)`` (blocking:
+        ``contextlib.closing``) so the run stops at once, not when Python collects it. Stopped
+        early (break, cancellation, Ctrl-C), in-flight placements are cancelled and end
+        ``UNKNOWN``; outcomes that can no longer be yielded still reach ``progress`` and the
+        journal. If the run itself fails (say the journal's disk is
         full), no new call is placed, in-flight ones finish, every remaining input is yielded
         as ``NOT_ATTEMPTED`` and then the error is raised.
 

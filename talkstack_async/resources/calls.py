@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Mapping,
+)
 from datetime import date
 from typing import Any
 
@@ -137,7 +144,7 @@ class AsyncCallsResource(AsyncResource):
         progress: Callable[[DialProgress], object] | None = None,
         wait_until_finished: bool = False,
         finish_timeout: float = 900.0,
-    ) -> AsyncIterator[DialOutcome]:
+    ) -> AsyncGenerator[DialOutcome, None]:
         """Place many calls, at most ``concurrency`` at once and ``rate`` per second, and yield
         one ``DialOutcome`` per input as each completes (not in input order; ``index`` says
         which input it is).
@@ -149,9 +156,11 @@ class AsyncCallsResource(AsyncResource):
         been placed: decide before dialling again); ``SKIPPED``; ``NOT_ATTEMPTED`` (the run
         stopped first). The input is read lazily (``CallRequestFile`` streams a CSV).
 
-        If you stop iterating early (break, cancellation, Ctrl-C), in-flight placements are
-        cancelled and end ``UNKNOWN``; outcomes that can no longer be yielded still reach
-        ``progress`` and the journal. If the run itself fails (say the journal's disk is
+        To leave the loop early, iterate inside ``contextlib.aclosing(...)`` (blocking:
+        ``contextlib.closing``) so the run stops at once, not when Python collects it. Stopped
+        early (break, cancellation, Ctrl-C), in-flight placements are cancelled and end
+        ``UNKNOWN``; outcomes that can no longer be yielded still reach ``progress`` and the
+        journal. If the run itself fails (say the journal's disk is
         full), no new call is placed, in-flight ones finish, every remaining input is yielded
         as ``NOT_ATTEMPTED`` and then the error is raised.
 

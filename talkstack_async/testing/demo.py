@@ -9,6 +9,7 @@ leaves this machine.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import sys
 import tempfile
@@ -137,10 +138,12 @@ async def run_job(
         client.calls.dial_many, project_id=project.id, agent_id=agent.id, journal=journal
     )
     first: Counter[str] = Counter()
-    async for outcome in dial(campaign, concurrency=10):
-        first[outcome.status.value] += 1
-        if first.total() == 12:
-            break  # stands in for a crash or Ctrl-C: in-flight placements end UNKNOWN
+    # aclosing: leaving the loop early stops the run now, not whenever Python collects it.
+    async with contextlib.aclosing(dial(campaign, concurrency=10)) as outcomes:
+        async for outcome in outcomes:
+            first[outcome.status.value] += 1
+            if first.total() == 12:
+                break  # stands in for a crash or Ctrl-C: in-flight placements end UNKNOWN
     say(f"   first run: {dict(first)}")
     resumed = [o async for o in dial(campaign)]
     tally = dict(Counter(o.status.value for o in resumed))

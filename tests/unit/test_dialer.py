@@ -126,3 +126,19 @@ def test_a_withdrawn_attempt_is_dialled_again_whatever_the_order_on_disk(tmp_pat
     journal = DialJournal(path)
     assert journal.done == {bytes.fromhex("ef" * 16): ""}  # only the unwithdrawn attempt
     journal.close()
+
+
+async def test_a_rerun_right_after_a_bare_break_waits_for_the_abandoned_run(
+    tmp_path: Path,
+) -> None:
+    async def place(request: CallRequest) -> PlacedCall:
+        await asyncio.sleep(0.01)
+        return PlacedCall(sid="CA" + request.number[1:], to=request.number)
+
+    journal = tmp_path / "j.jsonl"
+    async for _ in dial(numbers(30), settings(journal=journal), place=place, watch=None):
+        break  # no aclosing: Python closes the generator a moment later, from the loop
+    rerun = [o async for o in dial(numbers(30), settings(journal=journal), place=place, watch=None)]
+    assert len(rerun) == 30
+    assert {o.status for o in rerun} <= {DialStatus.PLACED, DialStatus.SKIPPED}
+    assert sum(o.status is DialStatus.SKIPPED for o in rerun) >= 1
