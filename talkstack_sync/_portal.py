@@ -12,6 +12,7 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
+import anyio
 import anyio.from_thread
 from anyio.from_thread import BlockingPortal
 
@@ -64,13 +65,14 @@ class PortalRunner:
         and waits (a few seconds at most) for its cleanup, so what it does on cancellation
         (close a generator, journal what was in flight) is done before the exception goes on.
         """
-        finished = threading.Event()
-        future = self._get().start_task_soon(_signalling, finished, function, args, kwargs)
+        portal = self._get()
+        step = _Step()
         try:
+            # Inside the try: a Ctrl-C may land while the task is being handed to the loop.
+            future = portal.start_task_soon(_run_step, step, function, args, kwargs)
             result: T = future.result()
         except BaseException:
-            if future.cancel():  # still running: its scope is cancelled on the loop
-                finished.wait(_CLEANUP_WAIT)
+            step.abandon(portal)
             raise
         return result
 
@@ -104,17 +106,45 @@ class PortalRunner:
             stack.close()
 
 
-async def _signalling(
-    finished: threading.Event,
+class _Step:
+    """One call's task as the calling thread sees it, so the thread can stop it even if it is
+    interrupted before it holds the task's future."""
+
+    __slots__ = ("abandoned", "finished", "scope")
+
+    def __init__(self) -> None:
+        self.abandoned = False
+        self.finished = threading.Event()
+        self.scope: anyio.CancelScope | None = None
+
+    def abandon(self, portal: BlockingPortal) -> None:
+        """Cancel the task (wherever it is) and wait, a few seconds at most, for its cleanup."""
+        # The task sets ``scope`` then reads ``abandoned``; we write ``abandoned`` then read
+        # ``scope``: one of the two sides sees the other, so the task is always cancelled.
+        self.abandoned = True
+        scope = self.scope
+        if scope is not None:
+            with contextlib.suppress(Exception):  # the loop may be gone already
+                portal.call(scope.cancel)
+        self.finished.wait(_CLEANUP_WAIT)
+
+
+async def _run_step(
+    step: _Step,
     function: Callable[..., Awaitable[T]],
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
 ) -> T:
     try:
-        result: T = await function(*args, **kwargs)
-        return result
+        with anyio.CancelScope() as scope:
+            step.scope = scope
+            if step.abandoned:
+                scope.cancel()
+            result: T = await function(*args, **kwargs)
+            return result
+        raise RuntimeError("abandoned by the calling thread")  # nobody waits for this
     finally:
-        finished.set()
+        step.finished.set()
 
 
 async def _next_or_done(iterator: AsyncIterator[T]) -> T:

@@ -32,11 +32,7 @@ def cli(
     timeout: float = 120,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``talkstack ARGS`` with only the emulator's URLs (and ``api_key``) in its env."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TALKSTACK_")}
-    env.update(TALKSTACK_BASE_URL=server.base_url, TALKSTACK_CALLS_BASE_URL=server.calls_base_url)
-    if api_key is not None:
-        env["TALKSTACK_API_KEY"] = api_key
-    env.update(extra_env or {})
+    env = {**cli_env(server, api_key), **(extra_env or {})}
     result = subprocess.run(
         [str(ENTRY_POINT), *args],
         env=env,
@@ -49,6 +45,15 @@ def cli(
     if api_key is not None:
         assert api_key not in result.stdout + result.stderr  # never echoed
     return result
+
+
+def cli_env(server: TalkstackEmulator, api_key: str | None) -> dict[str, str]:
+    """This process's environment without any TALKSTACK_ setting, plus the emulator's."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TALKSTACK_")}
+    env.update(TALKSTACK_BASE_URL=server.base_url, TALKSTACK_CALLS_BASE_URL=server.calls_base_url)
+    if api_key is not None:
+        env["TALKSTACK_API_KEY"] = api_key
+    return env
 
 
 def test_the_entry_point_is_installed() -> None:
@@ -258,12 +263,7 @@ def test_a_killed_campaign_resumes_from_its_journal_without_dialling_anyone_twic
         "--project", seed.project_id, "--agent", seed.agent_id, "--concurrency", "20",
         "--journal", str(journal),
     ]  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TALKSTACK_")}
-    env.update(
-        TALKSTACK_BASE_URL=talkstack_server.base_url,
-        TALKSTACK_CALLS_BASE_URL=talkstack_server.calls_base_url,
-        TALKSTACK_API_KEY=seed.account.api_key,
-    )
+    env = cli_env(talkstack_server, seed.account.api_key)
     process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
@@ -342,12 +342,7 @@ def test_ctrl_c_stops_a_campaign_cleanly_and_accounts_for_what_was_in_flight(
     numbers_csv(tmp_path / "numbers.csv", 100)
     talkstack_server.faults.inject(Fault.latency(0.5), on="calls.make")
     journal = tmp_path / "campaign.jsonl"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TALKSTACK_")}
-    env.update(
-        TALKSTACK_BASE_URL=talkstack_server.base_url,
-        TALKSTACK_CALLS_BASE_URL=talkstack_server.calls_base_url,
-        TALKSTACK_API_KEY=seed.account.api_key,
-    )
+    env = cli_env(talkstack_server, seed.account.api_key)
     process = subprocess.Popen(
         [
             str(ENTRY_POINT),
