@@ -134,6 +134,9 @@ class TokenAuth(Auth):
         self._header: dict[str, str] = {}
         self._renew_at = float("inf")
         self._renewal: asyncio.Task[None] | None = None
+        # The header whose renewal the server refused, and why: requests still carrying it fail
+        # at once instead of sending the dead refresh token again and again.
+        self._refused: tuple[str | None, AuthenticationError] | None = None
         if tokens is not None:
             # Tokens handed in without an expiry are trusted until the server says otherwise.
             self._adopt(tokens, fresh=False)
@@ -156,6 +159,8 @@ class TokenAuth(Auth):
     async def _renew(self, stale: str | None) -> None:
         if self._tokens is not None and self._header.get("Authorization") != stale:
             return  # another request renewed it meanwhile
+        if self._refused is not None and self._refused[0] == stale:
+            raise _copy(self._refused[1])
         if self._renewal is None:
             self._renewal = asyncio.ensure_future(self._run_renewal())
             # Consume the outcome even if every waiter was cancelled meanwhile.
@@ -165,7 +170,11 @@ class TokenAuth(Auth):
 
     async def _run_renewal(self) -> None:
         try:
-            tokens = await self._fetch_tokens()
+            try:
+                tokens = await self._fetch_tokens()
+            except AuthenticationError as exc:
+                self._refused = (self._header.get("Authorization"), exc)
+                raise
             self._adopt(tokens, fresh=True)
             if self._on_tokens is not None:
                 result = self._on_tokens(tokens)
@@ -246,6 +255,18 @@ def _rejected(what: str, exc: APIStatusError) -> AuthenticationError:
         status=exc.status,
         body=exc.body,
         headers=exc.headers,
+    )
+
+
+def _copy(error: AuthenticationError) -> AuthenticationError:
+    """A fresh error like ``error``, so concurrent waiters do not share one traceback."""
+    return AuthenticationError(
+        error.message,
+        method=error.method,
+        path=error.path,
+        status=error.status,
+        body=error.body,
+        headers=error.headers,
     )
 
 
