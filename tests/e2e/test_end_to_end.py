@@ -206,21 +206,3 @@ async def test_tokens_expiring_mid_run_are_renewed_transparently(
     assert talkstack_server.refresh_count >= 2  # a 1 s token, renewed again and again
     rejected = [r for r in talkstack_server.requests.all() if r.status == 401]
     assert rejected == []  # renewed before expiry, not after a failure
-
-
-@pytest.mark.talkstack_emulator(token_ttl=3600)
-async def test_many_waiters_on_an_expired_token_share_one_refresh(
-    facade: str, connect: Any, talkstack_server: TalkstackEmulator
-) -> None:
-    account = talkstack_server.create_account()
-    client = connect(email=account.email, password=account.password)
-    project = await run(client.projects.create(name="P", description="d"))
-    talkstack_server.expire_tokens()
-    if facade == "async":
-        results = await asyncio.gather(*(client.projects.get(project.id) for _ in range(100)))
-    else:
-        results = await asyncio.gather(
-            *(asyncio.to_thread(client.projects.get, project.id) for _ in range(100))
-        )
-    assert len(results) == 100
-    assert talkstack_server.refresh_count == 1
