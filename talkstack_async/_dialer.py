@@ -250,19 +250,16 @@ class _Run:
         # first step never gets here, and stop() reports it instead.
         del self.unstarted[index]
         key = digest.hex()
-        base = _outcome(index, item, DialStatus.NOT_ATTEMPTED, "", request, digest)
+        detail = "run stopped before sending"
+        base = _outcome(index, item, DialStatus.NOT_ATTEMPTED, detail, request, digest)
         journal = self.journal
-        outcome = attrs.evolve(base, detail="run stopped before sending")
+        outcome: DialOutcome | None = None
+        sent = False  # once True, the request may have reached the server
         self.in_flight += 1
         try:
             if journal is not None:
                 await journal.write(_journal.attempt_record(key, index, request.number))
-            outcome = attrs.evolve(
-                base,
-                status=DialStatus.UNKNOWN,
-                detail="run stopped while the request was in flight",
-                error=DialInterruptedError(f"stopped while placing the call to {request.number}"),
-            )
+            sent = True
             outcome = await self._send(base, request)
             if journal is not None:
                 await journal.write(_result(key, outcome))
@@ -270,12 +267,12 @@ class _Run:
                 outcome = await self._watch(outcome, request, key)
         except asyncio.CancelledError:
             self.in_flight -= 1
-            self._settle_stopped(outcome, key)
+            self._settle_stopped(outcome or _stopped(base, sent), key)
             raise
         except Exception as exc:  # the journal failed: stop the run, keep the outcome
             self.fail(exc)
         self.in_flight -= 1
-        self.emit(outcome)
+        self.emit(outcome or _stopped(base, sent))
 
     async def _send(self, base: DialOutcome, request: CallRequest) -> DialOutcome:
         try:
@@ -382,6 +379,18 @@ def _outcome(
         call=call,
         error=error,
         detail=detail,
+    )
+
+
+def _stopped(base: DialOutcome, sent: bool) -> DialOutcome:
+    """The outcome of a placement the run stopped (``base`` is NOT_ATTEMPTED)."""
+    if not sent:
+        return base
+    return attrs.evolve(
+        base,
+        status=DialStatus.UNKNOWN,
+        detail="run stopped while the request was in flight",
+        error=DialInterruptedError(f"stopped while placing the call to {base.number}"),
     )
 
 

@@ -105,8 +105,12 @@ class DialJournal:
                     )
                 except BaseException as exc:
                     for _, future in batch:
-                        if not future.done():
-                            future.set_exception(exc if isinstance(exc, Exception) else OSError())
+                        if future.done():
+                            continue
+                        if isinstance(exc, Exception):
+                            future.set_exception(exc)
+                        else:  # cancelled: the waiters are told the same
+                            future.cancel()
                     raise
                 for _, future in batch:
                     if not future.done():

@@ -61,7 +61,7 @@ class _Imports:
     def __init__(self) -> None:
         self.modules: set[str] = set()
         self.names: dict[str, set[str]] = {}
-        self.local: set[str] = {"Talkstack", "Iterator"}
+        self.local: set[str] = {"Talkstack", "Iterator", "Generator"}
 
     def add(self, module: str, name: str) -> None:
         self.names.setdefault(module, set()).add(name)
@@ -100,7 +100,10 @@ def sync_annotation(text: str) -> str:
     """An async annotation as the blocking surface spells it."""
     text = re.sub(r"'([^'\"\\]*)'", r'"\1"', text)  # the formatter's double quotes
     text = re.sub(r"\bAsyncIterator\[", "Iterator[", text)
-    text = re.sub(r"\bAsyncGenerator\[([^\[\]]*(?:\[[^\[\]]*\])?), None\]", r"Iterator[\1]", text)
+    # The blocking twin of an async generator is a generator: typed so, ``close()`` is visible.
+    text = re.sub(
+        r"\bAsyncGenerator\[([^\[\]]*(?:\[[^\[\]]*\])?), None\]", r"Generator[\1, None, None]", text
+    )
     text = re.sub(r"\bAsync(\w+)", lambda m: sync_name(m.group(0)), text)
     # ``Iterable[X] | AsyncIterable[X]`` has become ``Iterable[X] | Iterable[X]``: say it once.
     return " | ".join(dict.fromkeys(_union_members(text)))
@@ -228,7 +231,6 @@ def render() -> str:
     imports.add("talkstack_sync._base", "SyncResource")
     imports.add("talkstack_sync._portal", "PortalRunner")
     imports.add("talkstack_async", "AsyncTalkstack")
-    imports.add("collections.abc", "Iterator")
     classes = []
     resources = resource_classes()
     for cls in resources.values():
@@ -259,6 +261,9 @@ def render() -> str:
     exports = sorted([sync_name(c.__name__) for c in resources.values()] + ["Talkstack"])
     all_line = "__all__ = [\n" + "".join(f'    "{e}",\n' for e in exports) + "]\n"
     body = "\n\n".join(classes)
+    for name in ("Generator", "Iterator"):
+        if f"{name}[" in body:
+            imports.add("collections.abc", name)
     head = f"{_HEADER}\nfrom __future__ import annotations\n\n{_group(imports.render())}"
     return f"{head}\n{all_line}\n\n{body}"
 

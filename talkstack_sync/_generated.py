@@ -6,7 +6,7 @@ Regenerate with ``python -m talkstack_sync._codegen``.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from datetime import date, datetime
 from typing import Any, Literal
 
@@ -495,7 +495,7 @@ class CallsResource(SyncResource):
         progress: Callable[[DialProgress], object] | None = None,
         wait_until_finished: bool = False,
         finish_timeout: float = 900.0,
-    ) -> Iterator[DialOutcome]:
+    ) -> Generator[DialOutcome, None, None]:
         """Place many calls, at most ``concurrency`` at once and ``rate`` per second, and yield
         one ``DialOutcome`` per input as each completes (not in input order; ``index`` says
         which input it is).
@@ -566,7 +566,7 @@ class CallsResource(SyncResource):
         ended_before: date | str | None = None,
         ended_after: date | str | None = None,
         page_size: int = 20,
-    ) -> Iterator[Call]:
+    ) -> Generator[Call, None, None]:
         """Iterate over the project's calls, fetching page after page only as needed.
 
         Dates are ``date``/``datetime`` objects or ``YYYY-MM-DD`` strings, sent as UTC days.
@@ -617,7 +617,7 @@ class CallsResource(SyncResource):
         ended_before: date | str | None = None,
         ended_after: date | str | None = None,
         page_size: int = 20,
-    ) -> Iterator[CallHistoryPage]:
+    ) -> Generator[CallHistoryPage, None, None]:
         """Like ``history``, one ``CallHistoryPage`` at a time (same arguments)."""
         yield from self._portal.iterate(
             self._async.history_pages(

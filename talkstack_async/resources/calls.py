@@ -6,7 +6,6 @@ import os
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
-    AsyncIterator,
     Callable,
     Iterable,
     Mapping,
@@ -233,7 +232,7 @@ class AsyncCallsResource(AsyncResource):
         ended_before: date | str | None = None,
         ended_after: date | str | None = None,
         page_size: int = 20,
-    ) -> AsyncIterator[Call]:
+    ) -> AsyncGenerator[Call, None]:
         """Iterate over the project's calls, fetching page after page only as needed.
 
         Dates are ``date``/``datetime`` objects or ``YYYY-MM-DD`` strings, sent as UTC days.
@@ -285,7 +284,7 @@ class AsyncCallsResource(AsyncResource):
         ended_before: date | str | None = None,
         ended_after: date | str | None = None,
         page_size: int = 20,
-    ) -> AsyncIterator[CallHistoryPage]:
+    ) -> AsyncGenerator[CallHistoryPage, None]:
         """Like ``history``, one ``CallHistoryPage`` at a time (same arguments)."""
         filters = _history_filters(
             to=to,

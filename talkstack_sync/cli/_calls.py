@@ -34,8 +34,11 @@ def history(args: argparse.Namespace) -> int:
     with open_client(args) as client, _output(args.output) as out:
         bar = progress_bar(args.progress, total=args.limit, unit="call", description="calls")
         try:
-            calls = client.calls.history(args.project, page_size=args.page_size, **filters)
-            count = write_records(_limited(calls, args.limit, bar), out, args.format)
+            # closing(): a --limit that stops mid-page ends the iteration before the client.
+            with contextlib.closing(
+                client.calls.history(args.project, page_size=args.page_size, **filters)
+            ) as calls:
+                count = write_records(_limited(calls, args.limit, bar), out, args.format)
         finally:
             bar.close()
     print(f"talkstack: exported {count:,} call(s)", file=sys.stderr)
@@ -82,6 +85,8 @@ def dial(args: argparse.Namespace) -> int:
     interrupted = False
     try:
         with open_client(args) as client, _output(args.outcomes, default=None) as out:
+            # closing(): on Ctrl-C the run stops (in-flight calls journalled UNKNOWN) while
+            # the client is still open, not when the generator is collected after it closed.
             outcomes = client.calls.dial_many(
                 requests,
                 project_id=args.project,
@@ -93,12 +98,13 @@ def dial(args: argparse.Namespace) -> int:
                 wait_until_finished=args.wait,
                 finish_timeout=args.finish_timeout,
             )
-            for outcome in outcomes:
-                if out is not None:
-                    out.write(json.dumps(_outcome_record(outcome)) + "\n")
-                bar.update()
-                if latest.value is not None:
-                    bar.set_postfix_str(_tally(latest.value))
+            with contextlib.closing(outcomes):
+                for outcome in outcomes:
+                    if out is not None:
+                        out.write(json.dumps(_outcome_record(outcome)) + "\n")
+                    bar.update()
+                    if latest.value is not None:
+                        bar.set_postfix_str(_tally(latest.value))
     except KeyboardInterrupt:
         interrupted = True
     finally:
