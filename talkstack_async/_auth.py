@@ -35,7 +35,9 @@ _MAX_MARGIN = 60.0
 class Auth:
     """Base: supplies headers per request kind and, where it can, renews credentials."""
 
-    can_renew = False
+    @property
+    def can_renew(self) -> bool:
+        return False
 
     async def headers(self, kind: AuthKind) -> Mapping[str, str]:
         raise NotImplementedError
@@ -111,7 +113,6 @@ class TokenAuth(Auth):
     """
 
     mode = "token"
-    can_renew = True
 
     def __init__(
         self,
@@ -140,6 +141,12 @@ class TokenAuth(Auth):
         if tokens is not None:
             # Tokens handed in without an expiry are trusted until the server says otherwise.
             self._adopt(tokens, fresh=False)
+
+    @property
+    def can_renew(self) -> bool:
+        # With a bare access token a 401 is the server's verdict, reported as it is.
+        has_refresh = self._tokens is not None and bool(self._tokens.refresh_token)
+        return has_refresh or (self._email is not None and self._password is not None)
 
     @property
     def tokens(self) -> TokenSet | None:

@@ -258,3 +258,13 @@ async def test_api_key_401_is_not_repeated(mocked: aioresponses) -> None:
         with pytest.raises(AuthenticationError):
             await c.voices.list()
     assert len(sent(mocked, "GET", VOICES)) == 1
+
+
+async def test_a_bare_token_the_server_rejects_is_reported_as_the_servers_401(
+    mocked: aioresponses,
+) -> None:
+    mocked.get(VOICES, status=401, payload={"message": "token revoked"})
+    async with AsyncTalkstack(token="t0ken") as client:
+        with pytest.raises(AuthenticationError, match="token revoked"):
+            await client.voices.list()
+    assert len(sent(mocked, "GET", VOICES)) == 1
