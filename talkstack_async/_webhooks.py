@@ -52,7 +52,13 @@ def parse_call_status_event(
 
     Raises:
         WebhookPayloadError: The body is not an object, or names no call.
+        TypeError: ``body`` or ``content_type`` is of another type (a bug in the caller, not
+            a bad payload).
     """
+    if not isinstance(body, (bytes, bytearray, str, Mapping)):
+        raise TypeError(f"body must be bytes, str or a mapping, not {type(body).__name__}")
+    if content_type is not None and not isinstance(content_type, str):
+        raise TypeError(f"content_type must be a str or None, not {type(content_type).__name__}")
     raw = _decode(body, content_type)
     record = _record(raw)
     sid = _first(record, _SID_NAMES, raw)
@@ -123,7 +129,7 @@ def call_status_webhook_handler(
 def _decode(body: bytes | str | Mapping[str, Any], content_type: str | None) -> dict[str, Any]:
     if isinstance(body, Mapping):
         return dict(body)
-    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
+    text = body if isinstance(body, str) else bytes(body).decode("utf-8", errors="replace")
     if content_type and "x-www-form-urlencoded" in content_type:
         return dict(parse_qsl(text, keep_blank_values=True))
     try:

@@ -99,7 +99,9 @@ OPERATIONS: dict[str, Callable[[Ids], Arguments]] = {
     ),
     "calls.history": lambda i: a(i.project, status="completed", page_size=2),
     "calls.history_pages": lambda i: a(i.project, started_after="2020-01-01", page_size=2),
-    "calls.analyze": lambda i: a(i.sid, questions=[AnalysisQuestion("Did they confirm?", "Boolean")]),
+    "calls.analyze": lambda i: a(
+        i.sid, questions=[AnalysisQuestion("Did they confirm?", "Boolean")]
+    ),
     "calls.batch": lambda i: a(
         [{"number": "+14155550126"}, {"number": "+14155550127"}],
         project_id=i.project,
