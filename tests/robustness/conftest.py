@@ -26,7 +26,7 @@ class WireSamples(dict[str, list[tuple[int, Any]]]):
         return f"<wire samples of {len(self)} operations>"
 
 
-async def _learn_before(operation: str, ids: Ids, emulator: TalkstackEmulator) -> None:
+async def learn_before(operation: str, ids: Ids, emulator: TalkstackEmulator) -> None:
     if operation == "auth.verify_email":
         ids.code = emulator.mailbox(ids.new_email)[-1].code
     elif operation == "auth.reset_password":
@@ -35,7 +35,7 @@ async def _learn_before(operation: str, ids: Ids, emulator: TalkstackEmulator) -
         await asyncio.sleep(0.1)  # let the emulated call move past "queued"
 
 
-def _learn_after(operation: str, ids: Ids, result: Any) -> None:
+def learn_after(operation: str, ids: Ids, result: Any) -> None:
     if operation == "auth.login":
         ids.refresh_token = result.tokens.refresh_token
     elif operation == "auth.change_password":
@@ -73,10 +73,10 @@ async def _tour() -> WireSamples:
                 email=account.email, password=account.password, **options
             ) as client:
                 for operation, arguments in OPERATIONS.items():
-                    await _learn_before(operation, ids, emulator)
+                    await learn_before(operation, ids, emulator)
                     current[0] = operation
                     result = await invoke(client, operation, arguments(ids))
-                    _learn_after(operation, ids, result)
+                    learn_after(operation, ids, result)
     return samples
 
 
