@@ -315,14 +315,6 @@ async def test_documented_404_means_nothing_there(
     assert len(sent(mocked, method, url)) == 1
 
 
-async def test_redirects_are_not_followed(client: AsyncTalkstack, mocked: aioresponses) -> None:
-    mocked.get(f"{API}/voices", status=302, headers={"Location": "https://evil.example/voices"})
-    with pytest.raises(APIStatusError) as caught:
-        await client.voices.list()
-    assert caught.value.status == 302
-    assert sent(mocked, "GET", f"{API}/voices")[0].kwargs["allow_redirects"] is False
-
-
 # -- escape hatch ------------------------------------------------------------------------------
 
 
