@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
+import threading
 import time
 from typing import Any
 
@@ -18,6 +20,7 @@ from talkstack_async import (
     Timeouts,
 )
 from talkstack_async.testing import Fault, TalkstackEmulator
+from talkstack_sync import Talkstack
 from tests.e2e.conftest import run
 
 OPERATIONS = 10_000
@@ -166,3 +169,72 @@ async def test_cancelling_mid_request_and_mid_pagination_leaves_nothing_open(
         assert not connector._acquired  # no connection is checked out
     others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
     assert not [t for t in others if "talkstack" in repr(t).lower()]
+
+
+def _checked_out(client: AsyncTalkstack) -> int:
+    connector = client._sessions.get().connector
+    assert connector is not None
+    return len(connector._acquired)
+
+
+async def _idle(client: AsyncTalkstack) -> int:
+    # aiohttp hands back a connection whose body writer was cancelled from that writer's done
+    # callback, one loop turn after the request's task ended.
+    await asyncio.sleep(0)
+    return _checked_out(client)
+
+
+def _dial_list(count: int) -> list[str]:
+    return [f"+1415556{i:04d}" for i in range(count)]
+
+
+async def test_cancelling_a_dial_midway_leaves_nothing_open(
+    talkstack_server: TalkstackEmulator,
+) -> None:
+    seed = talkstack_server.seed()
+    talkstack_server.faults.inject(Fault.latency(0.2), on="calls.make")
+    outcomes: list[Any] = []
+    thirty = asyncio.Event()
+    async with AsyncTalkstack(**talkstack_server.client_options(seed.account)) as client:
+        run = client.calls.dial_many(
+            _dial_list(500), project_id=seed.project_id, agent_id=seed.agent_id, concurrency=20
+        )
+
+        async def consume() -> None:
+            async for outcome in run:
+                outcomes.append(outcome)
+                if len(outcomes) == 30:
+                    thirty.set()
+
+        consumer = asyncio.create_task(consume())
+        await thirty.wait()
+        consumer.cancel()  # with 20 placements in flight
+        with pytest.raises(asyncio.CancelledError):
+            await consumer
+        assert await _idle(client) == 0
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        assert not [t for t in others if "talkstack" in repr(t).lower()]
+    placed = talkstack_server.placed_numbers()
+    assert len(placed) == len(set(placed))  # nobody twice
+    assert 30 <= len(placed) < 500  # the run stopped
+
+
+def test_stopping_a_blocking_dial_midway_leaves_no_thread_or_connection(
+    talkstack_server: TalkstackEmulator,
+) -> None:
+    seed = talkstack_server.seed()
+    talkstack_server.faults.inject(Fault.latency(0.2), on="calls.make")
+    before = set(threading.enumerate())
+    with Talkstack(**talkstack_server.client_options(seed.account)) as client:
+        outcomes = client.calls.dial_many(
+            _dial_list(500), project_id=seed.project_id, agent_id=seed.agent_id, concurrency=20
+        )
+        with contextlib.closing(outcomes):
+            for count, _ in enumerate(outcomes, 1):
+                if count == 30:
+                    break
+        assert client._portal.call(_idle, client._async) == 0
+    assert set(threading.enumerate()) <= before  # the portal thread is gone
+    placed = talkstack_server.placed_numbers()
+    assert len(placed) == len(set(placed))
+    assert 30 <= len(placed) < 500
