@@ -20,7 +20,7 @@ def demo(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks against raw aiohttp, httpx and requests (BENCH_REPS=5 repetitions)."""
-    session.install("-e", ".", "httpx>=0.27", "requests>=2.31")
+    session.install("-e", ".[speedups]", "httpx>=0.27", "requests>=2.31")
     session.run("python", "benchmarks/run.py")
 
 

@@ -26,6 +26,7 @@ import httpx
 import requests
 
 from talkstack_async import AsyncTalkstack
+from talkstack_async._json import FAST_JSON
 from talkstack_sync import Talkstack
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -210,7 +211,9 @@ def report(base: str) -> int:
     def on_loop(work: Callable[[str], Awaitable[int]]) -> Callable[[], int]:
         return lambda: asyncio.run(work(base))
 
+    decoder = "orjson (talkstack[speedups])" if FAST_JSON else "json (no speedups installed)"
     print(f"python {sys.version.split()[0]}, {REPS} repetitions after a warm-up; median ratios")
+    print(f"talkstack decodes with {decoder}; the raw aiohttp baseline with json.loads")
     print(
         f"{'workload':<22} {'client':<22} {'min':>10} {'median':>10} {'max':>10} {'unit':<8} ratio"
     )

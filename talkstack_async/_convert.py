@@ -87,6 +87,27 @@ def parse_datetime(value: Any) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
+_fromisoformat = datetime.fromisoformat
+
+
+def _read_datetime(value: Any) -> datetime:
+    """``parse_datetime`` for model fields, with the API's usual form first.
+
+    Every call-history item carries "Mon, 23 Nov 2026 10:30:57 +0000": read with slices and
+    one C call, it costs half of the general path, which is the fallback for anything else.
+    """
+    if value.__class__ is str and len(value) == 31 and value[25:] == " +0000":
+        digits = _MONTH_DIGITS.get(value[8:11])
+        if digits is not None:
+            try:
+                return _fromisoformat(
+                    f"{value[12:16]}-{digits}-{value[5:7]}T{value[17:25]}+00:00"
+                )
+            except ValueError:
+                pass  # the general path decides
+    return parse_datetime(value)
+
+
 def _identity(value: Any) -> Any:
     return value
 
@@ -154,7 +175,7 @@ def _reader(type_: Any) -> tuple[Callable[[Any], Any], bool]:
     if type_ is bool:
         return _read_bool, optional
     if type_ is datetime:
-        return parse_datetime, optional
+        return _read_datetime, optional
     if type_ is Any:
         return _identity, True
     if isinstance(type_, type) and issubclass(type_, enum.Enum):

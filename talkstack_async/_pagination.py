@@ -17,9 +17,11 @@ mechanism, change ``HistoryPaging`` only.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
+import anyio
 import attrs
 
 from talkstack_async._convert import StructureError, converter
@@ -102,39 +104,52 @@ async def iterate_history_pages(
     page_size: int,
     paging: HistoryPaging | None = None,
 ) -> AsyncIterator[CallHistoryPage]:
-    """Fetch page after page lazily; ``fetch`` sends one request with the given paging fields.
+    """Fetch page after page; ``fetch`` sends one request with the given paging fields.
 
-    Each page is fetched only when the consumer asks for it, so breaking out of the loop sends
-    nothing more, and only one page is held at a time.
+    One request ahead: the next page is asked for as soon as the current one arrives, so the
+    server's time overlaps with reading this page and with the consumer's work. At most two
+    pages are held; stopping early cancels the request ahead (one read may have been sent).
     """
     paging = paging or HistoryPaging()
-    request: dict[str, Any] | None = paging.first()
+    request: Mapping[str, Any] = paging.first()
     structure_call = converter.get_structure_hook(Call)
     previous: list[Any] | None = None
     number = 0
-    while request is not None:
+    following: Mapping[str, Any] | None = None
+    ahead: asyncio.Future[Any] | None = None
+    try:
         payload = await fetch(request)
-        if payload is None:  # 404: "call list is empty"
-            return
-        try:
-            page = split_page(payload)
-            items = tuple(structure_call(item, Call) for item in page.items)
-        except StructureError as exc:
-            raise APIResponseError(
-                f"unexpected call-history response: {exc}",
-                method="POST",
-                path="/call/get-call-history",
-                status=200,
-                body=None,
-            ) from exc
-        if not items:
-            return
-        if page.items == previous:
-            raise PaginationError(
-                f"the server sent page {number} again for page {number + 1}; it does not seem "
-                "to support the paging this SDK assumes (see talkstack_async._pagination)"
-            )
-        previous = page.items
-        number += 1
-        yield CallHistoryPage(items=items, page_number=number)
-        request = paging.after(request, page, page_size)
+        while payload is not None:  # None: 404, "call list is empty"
+            try:
+                page = split_page(payload)
+                following = paging.after(request, page, page_size) if page.items else None
+                if following is not None and page.items != previous:
+                    ahead = asyncio.ensure_future(fetch(following))
+                items = tuple(structure_call(item, Call) for item in page.items)
+            except StructureError as exc:
+                raise APIResponseError(
+                    f"unexpected call-history response: {exc}",
+                    method="POST",
+                    path="/call/get-call-history",
+                    status=200,
+                    body=None,
+                ) from exc
+            if not items:
+                return
+            if page.items == previous:
+                raise PaginationError(
+                    f"the server sent page {number} again for page {number + 1}; it does not "
+                    "seem to support the paging this SDK assumes (see talkstack_async._pagination)"
+                )
+            previous = page.items
+            number += 1
+            yield CallHistoryPage(items=items, page_number=number)
+            if ahead is None or following is None:
+                return
+            request, payload = following, await ahead
+            ahead = None
+    finally:
+        if ahead is not None:
+            ahead.cancel()
+            with anyio.CancelScope(shield=True):
+                await asyncio.gather(ahead, return_exceptions=True)

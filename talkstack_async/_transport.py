@@ -36,6 +36,7 @@ from talkstack_async._errors import (
     NotFoundError,
     status_error_class,
 )
+from talkstack_async._json import loads
 from talkstack_async._logging import logger
 from talkstack_async._redact import redact, scrub
 from talkstack_async._retry import RETRYABLE_STATUSES, backoff_delay, retry_after_seconds
@@ -294,8 +295,8 @@ def _decode(raw: bytes) -> tuple[bool, Any]:
     if not raw:
         return True, None
     try:
-        return True, json.loads(raw)
-    except (UnicodeDecodeError, ValueError):
+        return True, loads(raw)
+    except ValueError:  # UnicodeDecodeError is one
         return False, raw.decode("utf-8", errors="replace")
 
 

@@ -105,7 +105,7 @@ def test_history_is_a_generator_that_moves_whole_pages(
         if len(sids) == 25:
             break
     assert sids == [f"CA{n}" for n in range(25)]
-    assert len(requests) == 3  # the early break sent nothing more
+    assert len(requests) in (3, 4)  # at most the one request ahead, cancelled by the break
     # Three pages crossed the thread boundary (plus closing the generator), not 25 items.
     assert len(hops) == 4
 
@@ -115,7 +115,10 @@ def test_abandoned_history_generator_is_closed(client: Talkstack, mocked: aiores
     pages = client.calls.history_pages("p1", page_size=10)
     next(pages)
     pages.close()
-    assert len(next(iter(mocked.requests.values()))) == 1
+    sent_by_then = len(next(iter(mocked.requests.values())))
+    assert sent_by_then in (1, 2)  # the first page, perhaps the one ahead (cancelled)
+    time.sleep(0.05)
+    assert len(next(iter(mocked.requests.values()))) == sent_by_then
 
 
 def test_with_options_shares_the_portal(client: Talkstack, mocked: aioresponses) -> None:
