@@ -100,9 +100,7 @@ def _read_datetime(value: Any) -> datetime:
         digits = _MONTH_DIGITS.get(value[8:11])
         if digits is not None:
             try:
-                return _fromisoformat(
-                    f"{value[12:16]}-{digits}-{value[5:7]}T{value[17:25]}+00:00"
-                )
+                return _fromisoformat(f"{value[12:16]}-{digits}-{value[5:7]}T{value[17:25]}+00:00")
             except ValueError:
                 pass  # the general path decides
     return parse_datetime(value)
