@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.utils
 import enum
 import re
+import sys
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -88,6 +89,7 @@ def parse_datetime(value: Any) -> datetime:
 
 
 _fromisoformat = datetime.fromisoformat
+_ISO_Z = sys.version_info >= (3, 11)  # fromisoformat reads the "Z" suffix from 3.11 on
 
 
 def _read_datetime(value: Any) -> datetime:

@@ -22,6 +22,7 @@ from typing import Any, BinaryIO
 
 import aiohttp
 import attrs
+from multidict import CIMultiDict
 from yarl import URL
 
 from talkstack_async._auth import Auth
@@ -81,7 +82,16 @@ class _NoResponse(Exception):
 
 
 class Transport:
-    __slots__ = ("_auth", "_bases", "_config", "_headers", "_sessions", "_timeout")
+    __slots__ = (
+        "_auth",
+        "_bases",
+        "_config",
+        "_headers",
+        "_merged",
+        "_plain",
+        "_sessions",
+        "_timeout",
+    )
 
     def __init__(self, config: ClientConfig, auth: Auth, sessions: SessionHolder) -> None:
         self._config = config
@@ -97,6 +107,11 @@ class Transport:
             "Accept": "application/json",
             **config.default_headers,
         }
+        # The last auth headers and the full set built from them. Auth hands out the same
+        # dict until its credentials change, so most requests reuse one CIMultiDict that
+        # aiohttp takes as it is instead of converting a dict every time.
+        self._plain: CIMultiDict[str] = CIMultiDict(self._headers)
+        self._merged: tuple[Mapping[str, str] | None, CIMultiDict[str]] = (None, self._plain)
 
     @property
     def auth(self) -> Auth:
@@ -158,7 +173,12 @@ class Transport:
         self, spec: RequestSpec, auth_headers: Mapping[str, str], retries: int
     ) -> tuple[int, Mapping[str, str], bytes]:
         url = URL(self._bases[spec.endpoint.host] + spec.path, encoded=True)
-        headers = {**self._headers, **auth_headers} if auth_headers else self._headers
+        last_auth, headers = self._merged
+        if not auth_headers:
+            headers = self._plain
+        elif auth_headers is not last_auth:
+            headers = CIMultiDict({**self._headers, **auth_headers})
+            self._merged = (auth_headers, headers)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "talkstack request %s %s params=%s body=%s",

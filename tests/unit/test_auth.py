@@ -236,8 +236,11 @@ async def test_client_without_credentials_refuses_authenticated_endpoints_before
 
 async def test_unauthenticated_endpoints_never_carry_credentials(mocked: aioresponses) -> None:
     mocked.post(f"{API}/auth/forgot-password", payload={"message": "sent"})
+    mocked.get(VOICES, payload={"voices": []})
     async with AsyncTalkstack(api_key="k" * 64) as c:
+        await c.voices.list()  # an authenticated request first: its headers must not linger
         await c.auth.forgot_password(email="jo@example.com")
+    assert sent(mocked, "GET", VOICES)[0].kwargs["headers"]["x-api-key"] == "k" * 64
     headers = sent(mocked, "POST", f"{API}/auth/forgot-password")[0].kwargs["headers"]
     assert "x-api-key" not in headers
     assert "Authorization" not in headers
