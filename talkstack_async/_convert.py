@@ -95,16 +95,25 @@ _ISO_Z = sys.version_info >= (3, 11)  # fromisoformat reads the "Z" suffix from 
 def _read_datetime(value: Any) -> datetime:
     """``parse_datetime`` for model fields, with the API's usual form first.
 
-    Every call-history item carries "Mon, 23 Nov 2026 10:30:57 +0000": read with slices and
-    one C call, it costs half of the general path, which is the fallback for anything else.
+    Every call-history item carries "Mon, 23 Nov 2026 10:30:57 +0000", every project and user
+    "2025-03-11T17:49:38.925Z": read with slices and one C call, each costs half of the general
+    path, which is the fallback for anything else.
     """
-    if value.__class__ is str and len(value) == 31 and value[25:] == " +0000":
-        digits = _MONTH_DIGITS.get(value[8:11])
-        if digits is not None:
+    if value.__class__ is str:
+        if len(value) == 31 and value[25:] == " +0000":
+            digits = _MONTH_DIGITS.get(value[8:11])
+            if digits is not None:
+                try:
+                    return _fromisoformat(
+                        f"{value[12:16]}-{digits}-{value[5:7]}T{value[17:25]}+00:00"
+                    )
+                except ValueError:
+                    pass  # the general path decides
+        elif _ISO_Z and len(value) == 24 and value[23] == "Z":  # "2025-03-11T17:49:38.925Z"
             try:
-                return _fromisoformat(f"{value[12:16]}-{digits}-{value[5:7]}T{value[17:25]}+00:00")
+                return _fromisoformat(value)
             except ValueError:
-                pass  # the general path decides
+                pass
     return parse_datetime(value)
 
 

@@ -5,9 +5,17 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from talkstack_async import Agent, Call, CallStatus, LoginStatus, Project, TokenSet
-from talkstack_async._convert import StructureError, converter, parse_datetime, structure
+from talkstack_async._convert import (
+    StructureError,
+    _read_datetime,
+    converter,
+    parse_datetime,
+    structure,
+)
 
 
 @pytest.mark.parametrize(
@@ -170,3 +178,30 @@ def test_falsy_enum_members_and_bad_containers() -> None:
     for bad in ({"data": []}, {"data": {1: "x"}}, {"recordingUrls": [1]}, {"status": ["x"]}):
         with pytest.raises(StructureError):
             structure(bad, Call)
+
+
+_moments = st.datetimes(
+    min_value=datetime(1970, 1, 2),
+    max_value=datetime(9998, 12, 31),
+    timezones=st.just(timezone.utc),
+)
+
+
+@given(
+    text=st.one_of(
+        _moments.map(lambda d: d.strftime("%a, %d %b %Y %H:%M:%S +0000")),
+        _moments.map(lambda d: d.isoformat(timespec="milliseconds").replace("+00:00", "Z")),
+        st.text(max_size=32),
+        st.text(alphabet="0123456789-:TZ. +,JanFebMonTue", min_size=24, max_size=31),
+    )
+)
+def test_model_date_fields_read_exactly_what_parse_datetime_reads(text: str) -> None:
+    try:
+        expected: object = parse_datetime(text)
+    except StructureError:
+        expected = StructureError
+    try:
+        got: object = _read_datetime(text)
+    except StructureError:
+        got = StructureError
+    assert got == expected
