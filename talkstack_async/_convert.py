@@ -153,15 +153,19 @@ def _enum_reader(cls: type[enum.Enum]) -> Callable[[Any], Any]:
     return read_enum
 
 
+# map() with a C predicate: a generator expression costs more than the check itself.
+_is_str = str.__instancecheck__
+
+
 def _read_str_tuple(value: Any) -> tuple[str, ...]:
-    if isinstance(value, (list, tuple)) and all(type(item) is str for item in value):
+    if isinstance(value, (list, tuple)) and all(map(_is_str, value)):
         return tuple(value)
     raise StructureError(f"expected an array of strings, got {value!r}")
 
 
 def _read_object(value: Any) -> Mapping[str, Any]:
     # Decoded JSON objects are fresh dicts nobody else holds: kept as they are, not copied.
-    if isinstance(value, dict) and all(type(key) is str for key in value):
+    if isinstance(value, dict) and all(map(_is_str, value)):
         return value
     raise StructureError(f"expected an object, got {type(value).__name__}")
 
