@@ -567,11 +567,12 @@ class CallsResource(SyncResource):
         ended_after: date | str | None = None,
         page_size: int = 20,
     ) -> Generator[Call, None, None]:
-        """Iterate over the project's calls, fetching page after page only as needed.
+        """Iterate over the project's calls, page after page, one request ahead.
 
-        Dates are ``date``/``datetime`` objects or ``YYYY-MM-DD`` strings, sent as UTC days.
-        Breaking out of the loop sends no further request. Arguments are checked before the
-        first request.
+        The next page is asked for while you work through the current one, so at most two
+        pages are held; breaking out of the loop cancels that request (one extra read may
+        have reached the server). Dates are ``date``/``datetime`` objects or ``YYYY-MM-DD``
+        strings, sent as UTC days. Arguments are checked before the first request.
 
         Args:
             project_id: The project.
