@@ -9,9 +9,10 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from talkstack_async import AnalysisQuestion
+from talkstack_async import AnalysisQuestion, AsyncTalkstack
 from talkstack_sync._codegen import resource_classes
 
 
@@ -113,6 +114,17 @@ OPERATIONS: dict[str, Callable[[Ids], Arguments]] = {
 
 # How many items of a generator an operation consumes: enough to page, never unbounded.
 TAKE = 3
+
+
+BEARER_ONLY = {"auth.change_password", "user.generate_api_key"}
+
+
+def offline_client(operation: str) -> AsyncTalkstack:
+    """A client with the credentials ``operation`` needs and no retries, for mocked HTTP."""
+    if operation in BEARER_ONLY:
+        later = datetime.now(timezone.utc) + timedelta(hours=2)
+        return AsyncTalkstack(token="token", token_expires_at=later, max_retries=0)
+    return AsyncTalkstack(api_key="k" * 64, max_retries=0)
 
 
 def public_methods() -> set[str]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-from datetime import datetime, timedelta, timezone
 from types import NoneType
 from typing import Any
 
@@ -28,13 +27,13 @@ from talkstack_async import (
     WebhookPayloadError,
     parse_call_status_event,
 )
-from tests.conftest import API_KEY
 from tests.robustness.operations import (
     OPERATIONS,
     Arguments,
     Ids,
     invoke,
     method_of,
+    offline_client,
     public_methods,
 )
 
@@ -105,13 +104,6 @@ _JUNK_BY_PARAMETER = {
 }
 
 
-def _client(operation: str) -> AsyncTalkstack:
-    if operation in {"auth.change_password", "user.generate_api_key"}:
-        later = datetime.now(timezone.utc) + timedelta(hours=2)
-        return AsyncTalkstack(token="token", token_expires_at=later, max_retries=0)
-    return AsyncTalkstack(api_key=API_KEY, max_retries=0)
-
-
 @st.composite
 def mangled(draw: st.DrawFn, operation: str, method: Any) -> Arguments:
     """The operation's valid arguments, each one kept or swapped for junk."""
@@ -142,7 +134,7 @@ async def test_bad_arguments_fail_with_validation_error_before_any_request(
     with aioresponses() as mocked:
         for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
             mocked.add(ANY_URL, method, status=400, payload={"message": "rejected"}, repeat=True)
-        async with _client(operation) as client:
+        async with offline_client(operation) as client:
             arguments = data.draw(mangled(operation, method_of(client, operation)))
             try:
                 result = await invoke(client, operation, arguments)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 import attrs
@@ -20,20 +20,17 @@ from hypothesis import strategies as st
 
 from talkstack_async import (
     APIError,
-    AsyncTalkstack,
     CallWaitTimeoutError,
     DialOutcome,
     DialStatus,
     PaginationError,
     TalkstackError,
 )
-from tests.conftest import API_KEY
 from tests.robustness.conftest import WireSamples
-from tests.robustness.operations import OPERATIONS, Arguments, Ids, invoke
+from tests.robustness.operations import OPERATIONS, Arguments, Ids, invoke, offline_client
 
 ANY_URL = re.compile(r"^https://.*$")
 STATUSES = (200, 201, 204, 400, 401, 403, 404, 409, 422, 429, 500, 502, 503)
-BEARER_ONLY = {"auth.change_password", "user.generate_api_key"}
 HTML = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
 
 json_values = st.recursive(
@@ -133,13 +130,6 @@ def _arguments(operation: str) -> Arguments:
     return arguments
 
 
-def _client(operation: str) -> AsyncTalkstack:
-    if operation in BEARER_ONLY:
-        expires = datetime.now(timezone.utc) + timedelta(hours=2)
-        return AsyncTalkstack(token="token", token_expires_at=expires, max_retries=0)
-    return AsyncTalkstack(api_key=API_KEY, max_retries=0)
-
-
 @pytest.mark.parametrize("operation", list(OPERATIONS))
 @settings(
     max_examples=40,
@@ -158,7 +148,7 @@ async def test_any_response_gives_typed_data_or_a_typed_error(
     with aioresponses() as mocked:
         for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
             mocked.add(ANY_URL, method, callback=answer, repeat=True)
-        async with _client(operation) as client:
+        async with offline_client(operation) as client:
             try:
                 result = await invoke(client, operation, _arguments(operation))
             except TalkstackError as error:
