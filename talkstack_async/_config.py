@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -165,6 +166,11 @@ class ClientConfig:
         default_headers: Mapping[str, str] | None,
         environ: Mapping[str, str] = os.environ,
     ) -> ClientConfig:
+        if not isinstance(allow_insecure_http, bool):
+            raise ValidationError("allow_insecure_http", "must be True or False")
+        for argument, given in (("base_url", base_url), ("calls_base_url", calls_base_url)):
+            if given is not None and (not isinstance(given, (str, URL)) or not str(given)):
+                raise ValidationError(argument, f"must be an http(s) URL, not {given!r}")
         api = _base_url(
             base_url or environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL,
             "base_url",
@@ -187,5 +193,22 @@ class ClientConfig:
             timeouts=Timeouts.coerce(timeout),
             retry=RetryPolicy(max_retries=max_retries),
             max_connections=max_connections,
-            default_headers=dict(default_headers or {}),
+            default_headers=_headers(default_headers),
         )
+
+
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP header name (RFC 9110 token)
+
+
+def _headers(given: object) -> dict[str, str]:
+    if given is None:
+        return {}
+    if not isinstance(given, Mapping):
+        raise ValidationError("default_headers", f"must be a mapping, not {type(given).__name__}")
+    for name, value in given.items():
+        if not isinstance(name, str) or not _TOKEN.fullmatch(name):
+            raise ValidationError("default_headers", f"{name!r} is not a header name")
+        # CR or LF in a value would let it smuggle in headers of its own.
+        if not isinstance(value, str) or any(c in value for c in "\r\n\x00"):
+            raise ValidationError("default_headers", f"the value of {name!r} must be one line")
+    return dict(given)

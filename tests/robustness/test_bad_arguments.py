@@ -164,11 +164,23 @@ _CLIENT_OPTIONS = {
 }
 
 
+_OPTION_JUNK = {
+    "default_headers": st.one_of(
+        _junk,
+        st.dictionaries(
+            st.text(max_size=8) | st.sampled_from(["X-Ok", "Bad Name", "X:y"]),
+            st.text(max_size=8) | st.sampled_from(["a\r\nX-Injected: 1", "\n"]) | _other_types,
+            max_size=2,
+        ),
+    ),
+}
+
+
 @settings(max_examples=300, deadline=None)
 @given(data=st.data())
 async def test_client_options_are_checked_when_the_client_is_built(data: st.DataObject) -> None:
     options = {
-        name: data.draw(st.one_of(st.just(value), _junk), label=name)
+        name: data.draw(st.one_of(st.just(value), _OPTION_JUNK.get(name, _junk)), label=name)
         for name, value in _CLIENT_OPTIONS.items()
     }
     try:
