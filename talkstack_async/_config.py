@@ -151,7 +151,8 @@ class ClientConfig:
     retry: RetryPolicy = RetryPolicy()
     max_connections: int = 100
     max_connections_per_host: int = 0
-    default_headers: Mapping[str, str] = attrs.field(factory=dict)
+    # Out of the repr: a custom header may carry a credential of its own.
+    default_headers: Mapping[str, str] = attrs.field(factory=dict, repr=False)
 
     @classmethod
     def build(

@@ -122,8 +122,9 @@ async def iterate_history_pages(
         while payload is not None:  # None: 404, "call list is empty"
             try:
                 page = split_page(payload)
+                repeated = page.items == previous
                 following = paging.after(request, page, page_size) if page.items else None
-                if following is not None and page.items != previous:
+                if following is not None and not repeated:
                     ahead = asyncio.ensure_future(fetch(following))
                 items = tuple(structure_call(item, Call) for item in page.items)
             except StructureError as exc:
@@ -136,7 +137,7 @@ async def iterate_history_pages(
                 ) from exc
             if not items:
                 return
-            if page.items == previous:
+            if repeated:
                 raise PaginationError(
                     f"the server sent page {number} again for page {number + 1}; it does not "
                     "seem to support the paging this SDK assumes (see talkstack_async._pagination)"

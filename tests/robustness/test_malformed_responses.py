@@ -7,8 +7,11 @@ nothing, under any status. An AttributeError, KeyError or TypeError escaping is 
 
 from __future__ import annotations
 
+import enum
 import json
 import re
+import types
+import typing
 from datetime import datetime
 from typing import Any
 
@@ -26,8 +29,8 @@ from talkstack_async import (
     PaginationError,
     TalkstackError,
 )
-from tests.robustness.conftest import WireSamples
 from tests.robustness.operations import OPERATIONS, Arguments, Ids, invoke, offline_client
+from tests.robustness.tour import WireSamples
 
 ANY_URL = re.compile(r"^https://.*$")
 STATUSES = (200, 201, 204, 400, 401, 403, 404, 409, 422, 429, 500, 502, 503)
@@ -86,6 +89,21 @@ def responses(draw: st.DrawFn, sample: tuple[int, Any]) -> tuple[int, bytes]:
     return status, json.dumps(draw(json_values)).encode()
 
 
+_SIMPLE = (str, float, bool, int, datetime)
+
+
+def _simple_types(annotation: Any) -> tuple[type, ...] | None:
+    """The types a value of ``annotation`` may have, if it is built of simple ones only."""
+    union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    members = typing.get_args(annotation) if union else (annotation,)
+    allowed = tuple(
+        m
+        for m in members
+        if m in _SIMPLE or m is type(None) or (isinstance(m, type) and issubclass(m, enum.Enum))
+    )
+    return allowed if len(allowed) == len(members) else None
+
+
 def _typed(value: Any) -> None:
     """Model fields hold what their annotations promise (no dict where a str belongs)."""
     if isinstance(value, (list, tuple)):
@@ -94,15 +112,11 @@ def _typed(value: Any) -> None:
         return
     if not attrs.has(type(value)):
         return
-    for field in attrs.fields(type(value)):
+    for field in attrs.fields(attrs.resolve_types(type(value))):
         held = getattr(value, field.name)
-        wanted = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", "")
-        if held is None:
-            continue
-        simple = {"str": str, "float": float, "bool": bool, "datetime": datetime, "int": int}
-        for name, kind in simple.items():
-            if wanted in (name, f"{name} | None"):
-                assert isinstance(held, kind), f"{type(value).__name__}.{field.name}: {held!r}"
+        allowed = _simple_types(field.type)
+        if allowed is not None:
+            assert isinstance(held, allowed), f"{type(value).__name__}.{field.name}: {held!r}"
         _typed(held)
 
 

@@ -24,8 +24,8 @@ from talkstack_async import APIError, AsyncTalkstack, TalkstackError, TokenSet
 from talkstack_async.testing import Fault, TalkstackEmulator
 from talkstack_sync import Talkstack
 from tests.cli.test_cli import cli
-from tests.robustness.conftest import learn_after, learn_before
 from tests.robustness.operations import OPERATIONS, Ids, invoke
+from tests.robustness.tour import learn_after, learn_before
 
 PASSWORD = "PASSWORD-canary-correct-horse"
 WRONG_KEY = "APIKEY-canary-" + "0" * 50

@@ -109,7 +109,7 @@ def test_auth_and_config_reprs_hide_secrets() -> None:
         max_retries=1,
         max_connections=10,
         allow_insecure_http=False,
-        default_headers={"X-Trace": "1"},
+        default_headers={"X-Partner-Token": TOKEN},
     )
     _assert_clean(repr(config))
 
