@@ -75,7 +75,9 @@ async def test_history_pages_expose_whole_pages(mocked: aioresponses) -> None:
     assert all(isinstance(p, CallHistoryPage) for p in pages)
 
 
-async def test_breaking_out_early_sends_no_further_request(mocked: aioresponses) -> None:
+async def test_breaking_out_early_sends_nothing_past_the_request_ahead(
+    mocked: aioresponses,
+) -> None:
     server = FakeHistory(1000)
     mocked.post(HISTORY, callback=server, repeat=True)
     async with AsyncTalkstack(api_key=API_KEY) as client:
@@ -87,7 +89,7 @@ async def test_breaking_out_early_sends_no_further_request(mocked: aioresponses)
                 break
         await history.aclose()  # type: ignore[attr-defined]
     assert seen == 15
-    assert len(server.requests) == 2
+    assert [r["page"] for r in server.requests] == [1, 2, 3]  # 3: asked for while reading 2
 
 
 async def test_pages_are_fetched_only_when_asked_for(mocked: aioresponses) -> None:
@@ -97,7 +99,7 @@ async def test_pages_are_fetched_only_when_asked_for(mocked: aioresponses) -> No
         pages = client.calls.history_pages("p1", page_size=10)
         assert server.requests == []
         await pages.__anext__()  # type: ignore[attr-defined]
-        assert len(server.requests) == 1
+        assert [r["page"] for r in server.requests] == [1, 2]  # page 2 is the one ahead
         await pages.aclose()  # type: ignore[attr-defined]
 
 
