@@ -1,8 +1,9 @@
 """``nox -s bench``: the SDK against raw aiohttp and peers, side by side, in one run.
 
 The server (``benchmarks/server.py``) runs in its own process; every client talks to it over
-loopback. Each workload is repeated (``BENCH_REPS``, default 5) and reported as min / median
-/ max; ratios compare medians with the baseline measured in the same run.
+loopback. Each workload is repeated (``BENCH_REPS``, default 5) with its contenders taking
+turns, and reported as min / median / max; ratios compare medians with the baseline measured
+in the same rounds.
 """
 
 from __future__ import annotations
@@ -172,15 +173,23 @@ async def history_memory(base: str) -> float:
 
 
 # -- measuring and reporting ------------------------------------------------------------------
-def measure(run: Callable[[], int]) -> list[float]:
-    """Operations per second of each repetition (after one warm-up run)."""
-    run()
-    rates = []
-    for _ in range(REPS):
-        gc.collect()
-        started = time.perf_counter()
-        done = run()
-        rates.append(done / (time.perf_counter() - started))
+def measure(contenders: dict[str, Callable[[], int]]) -> dict[str, list[float]]:
+    """Operations per second of each contender in each repetition (after one warm-up run).
+
+    Interleaved: every round runs each contender once, in a rotating order, so a slow spell
+    of the machine (a shared VM's neighbours, frequency changes) falls on all of them alike
+    instead of on whichever happened to run then.
+    """
+    names = list(contenders)
+    for name in names:
+        contenders[name]()
+    rates: dict[str, list[float]] = {name: [] for name in names}
+    for round_ in range(REPS):
+        for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+            gc.collect()
+            started = time.perf_counter()
+            done = contenders[name]()
+            rates[name].append(done / (time.perf_counter() - started))
     return rates
 
 
@@ -190,6 +199,14 @@ def row(workload: str, client: str, rates: list[float], unit: str, baseline: flo
     print(f"{workload:<22} {client:<22} {min(rates):>10,.0f} {median:>10,.0f} "
           f"{max(rates):>10,.0f} {unit:<8} {ratio}")  # fmt: skip
     return median
+
+
+def table(workload: str, unit: str, contenders: dict[str, Callable[[], int]]) -> dict[str, float]:
+    """Rows for one workload, the first contender being the baseline; each one's median."""
+    medians: dict[str, float] = {}
+    for name, measured in measure(contenders).items():
+        medians[name] = row(workload, name, measured, unit, next(iter(medians.values()), None))
+    return medians
 
 
 def main() -> int:
@@ -219,35 +236,48 @@ def report(base: str) -> int:
     )
     results: dict[str, float] = {}
 
-    w1 = row("W1 sequential", "raw aiohttp", measure(on_loop(raw_sequential)), "calls/s", None)
-    results["W1"] = (
-        row("W1 sequential", "talkstack_async", measure(on_loop(sdk_sequential)), "calls/s", w1)
-        / w1
+    w1 = table(
+        "W1 sequential",
+        "calls/s",
+        {
+            "raw aiohttp": on_loop(raw_sequential),
+            "talkstack_async": on_loop(sdk_sequential),
+            "httpx.AsyncClient": on_loop(httpx_sequential),
+        },
     )
-    row("W1 sequential", "httpx.AsyncClient", measure(on_loop(httpx_sequential)), "calls/s", w1)
-    print(f"{'':<22} {'talkstack_async':<22} {1e6 / (w1 * results['W1']):>10.0f} us/call")
-
-    w2 = row("W2 100 in flight", "raw aiohttp", measure(on_loop(raw_concurrent)), "calls/s", None)
-    results["W2"] = (
-        row("W2 100 in flight", "talkstack_async", measure(on_loop(sdk_concurrent)), "calls/s", w2)
-        / w2
+    results["W1"] = w1["talkstack_async"] / w1["raw aiohttp"]
+    for name in ("raw aiohttp", "talkstack_async"):
+        print(f"{'':<22} {name:<22} {1e6 / w1[name]:>10.0f} us/call (median)")
+    w2 = table(
+        "W2 100 in flight",
+        "calls/s",
+        {
+            "raw aiohttp": on_loop(raw_concurrent),
+            "talkstack_async": on_loop(sdk_concurrent),
+            "httpx.AsyncClient": on_loop(httpx_concurrent),
+        },
     )
-    row("W2 100 in flight", "httpx.AsyncClient", measure(on_loop(httpx_concurrent)), "calls/s", w2)
-
-    w3 = row("W3 history 100k", "raw aiohttp", measure(on_loop(raw_history)), "items/s", None)
-    results["W3"] = (
-        row("W3 history 100k", "talkstack_async", measure(on_loop(sdk_history)), "items/s", w3) / w3
+    results["W2"] = w2["talkstack_async"] / w2["raw aiohttp"]
+    w3 = table(
+        "W3 history 100k",
+        "items/s",
+        {"raw aiohttp": on_loop(raw_history), "talkstack_async": on_loop(sdk_history)},
     )
+    results["W3"] = w3["talkstack_async"] / w3["raw aiohttp"]
     memory = asyncio.run(history_memory(base))
     print(
         f"{'W3 memory growth':<22} {'talkstack_async':<22} {memory:>10.1f} MB peak over 100k items"
     )
-
-    w4 = row("W4 blocking", "httpx.Client", measure(lambda: sync_httpx(base)), "calls/s", None)
-    row("W4 blocking", "requests.Session", measure(lambda: sync_requests(base)), "calls/s", w4)
-    results["W4"] = (
-        row("W4 blocking", "talkstack_sync", measure(lambda: sync_sdk(base)), "calls/s", w4) / w4
+    w4 = table(
+        "W4 blocking",
+        "calls/s",
+        {
+            "httpx.Client": lambda: sync_httpx(base),
+            "requests.Session": lambda: sync_requests(base),
+            "talkstack_sync": lambda: sync_sdk(base),
+        },
     )
+    results["W4"] = w4["talkstack_sync"] / w4["httpx.Client"]
 
     storm = []
     refreshes = []

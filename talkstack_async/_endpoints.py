@@ -66,8 +66,17 @@ class Endpoint:
         if self.path_params:
             # Ids are percent-encoded so that "a/../b" cannot walk to another route.
             path = path.format_map({k: _path_segment(args[k]) for k in self.path_params})
-        body = {wire: args[py] for py, wire in self.body.items() if args.get(py) is not None}
-        query = {wire: str(args[py]) for py, wire in self.query.items() if args.get(py) is not None}
+        # Most endpoints have a path or a body, rarely both: skip the comprehensions they lack.
+        body = (
+            {wire: args[py] for py, wire in self.body.items() if args.get(py) is not None}
+            if self.body
+            else {}
+        )
+        query = (
+            {wire: str(args[py]) for py, wire in self.query.items() if args.get(py) is not None}
+            if self.query
+            else {}
+        )
         return path, body, query
 
 

@@ -26,15 +26,17 @@ class AsyncResource:
         """The endpoint's unwrapped result (None for message-only endpoints and "absent" 404s)."""
         return await self._client._transport.call(endpoint, args)
 
+    # The getters call the transport themselves rather than through _send: one coroutine and
+    # one keyword-argument copy fewer on every request.
     async def _get_one(self, endpoint: Endpoint, model: type[T], **args: Any) -> T:
-        return parse_as(endpoint, await self._send(endpoint, **args), model)
+        return parse_as(endpoint, await self._client._transport.call(endpoint, args), model)
 
     async def _get_optional(self, endpoint: Endpoint, model: type[T], **args: Any) -> T | None:
-        payload = await self._send(endpoint, **args)
+        payload = await self._client._transport.call(endpoint, args)
         return None if payload is None else parse_as(endpoint, payload, model)
 
     async def _get_list(self, endpoint: Endpoint, model: type[T], **args: Any) -> list[T]:
-        payload = await self._send(endpoint, **args)
+        payload = await self._client._transport.call(endpoint, args)
         return [] if payload is None else parse_list_as(endpoint, payload, model)
 
 

@@ -364,3 +364,15 @@ async def test_with_options_overrides_timeouts_per_call_and_shares_the_session(
     assert fast.max_retries == 0
     assert client.max_retries == 2
     assert fast._sessions is client._sessions
+
+
+async def test_cached_urls_stay_bounded_and_each_request_goes_to_its_own_path(
+    client: AsyncTalkstack, mocked: aioresponses
+) -> None:
+    ids = [f"p{n}" for n in range(600)]  # more distinct paths than the cache holds
+    for project_id in ids:
+        mocked.get(f"{API}/project/{project_id}", payload={"data": {"id": project_id}})
+    projects = [await client.projects.get(project_id) for project_id in ids]
+    assert [p.id for p in projects] == ids
+    assert all(len(sent(mocked, "GET", f"{API}/project/{i}")) == 1 for i in ids)
+    assert len(client._transport._urls) <= 512
