@@ -231,6 +231,143 @@ def _fast_construction(cls: type[Model]) -> bool:
     )
 
 
+@attrs.frozen
+class _FieldPlan:
+    """How the generated code reads one model field."""
+
+    name: str
+    wire_names: tuple[str, ...]
+    value: str  # the expression that reads ``v`` (see _inline)
+    optional: bool
+    missing: str  # the statement that fills the field when no wire name is present
+
+
+def _plan(cls: type[Model], namespace: dict[str, Any]) -> list[_FieldPlan]:
+    """Each field's reading plan; the readers and defaults it names go into ``namespace``."""
+    plans = []
+    for f in attrs.fields(cls):
+        if f.name == "extra":
+            continue
+        names = f.metadata.get(WIRE_NAMES, (f.name,))
+        read, optional = _reader(f.type)
+        namespace[f"read_{f.name}"] = read
+        namespace[f"members_{f.name}"] = getattr(read, "members", None)
+        if f.default is attrs.NOTHING:
+            missing = f"raise StructureError({f'{cls.__name__}: missing {names[0]!r}'!r})"
+        elif isinstance(f.default, attrs.Factory):  # type: ignore[arg-type]
+            namespace[f"factory_{f.name}"] = f.default.factory
+            missing = f"f_{f.name} = factory_{f.name}()"
+        else:
+            namespace[f"default_{f.name}"] = f.default
+            missing = f"f_{f.name} = default_{f.name}"
+        plans.append(_FieldPlan(f.name, names, _inline(read, f.name), optional, missing))
+    return plans
+
+
+def _read_lines(plan: _FieldPlan, wire_name: str, source: str, indent: str) -> list[str]:
+    """Lines that read ``plan``'s field from ``source``, sent under ``wire_name``."""
+    lines = [f"field = {wire_name!r}", f"v = {source}"]
+    if plan.optional:
+        lines.append(f"f_{plan.name} = None if v is None else {plan.value}")
+    else:
+        lines += ["if v is None:", "    raise StructureError('is null')"]
+        lines.append(f"f_{plan.name} = {plan.value}")
+    return [indent + line for line in lines]
+
+
+def _error_lines(cls: type[Model]) -> list[str]:
+    """The end of the generated ``try``: an error names the field (by its wire name)."""
+    return [
+        "    except StructureError as exc:",
+        "        if field is None:",
+        "            raise",
+        f"        raise StructureError('{cls.__name__}.' + field + ': ' + str(exc)) from None",
+        "    except Exception as exc:",
+        f"        raise StructureError('{cls.__name__}.' + str(field) + ': ' + repr(exc)) from exc",
+    ]
+
+
+def _construct_lines(cls: type[Model], namespace: dict[str, Any]) -> list[str]:
+    """The generated function's end: the instance, from the ``f_<field>`` locals."""
+    fields = attrs.fields(cls)
+    if _fast_construction(cls):
+        lines = ["    obj = new(cls)"]
+        for f in fields:
+            namespace[f"set_{f.name}"] = cls.__dict__[f.name].__set__
+            lines.append(f"    set_{f.name}(obj, f_{f.name})")
+        return [*lines, "    return obj"]
+    arguments = ", ".join(f"{f.name}=f_{f.name}" for f in fields)
+    return [
+        "    try:",
+        f"        return cls({arguments})",
+        "    except (TypeError, ValueError) as exc:",
+        f"        raise StructureError('{cls.__name__}: ' + str(exc)) from exc",
+    ]
+
+
+def _compile(lines: list[str], namespace: dict[str, Any], name: str) -> Callable[..., Any]:
+    code = compile("\n".join(lines), f"<talkstack structure {name}>", "exec")
+    exec(code, namespace)  # noqa: S102
+    return namespace.pop("structure_model")  # type: ignore[no-any-return]
+
+
+def _general_reader(cls: type[Model], plans: list[_FieldPlan], namespace: dict[str, Any]) -> Any:
+    """Reads any mapping: looks each field up by its wire names, in order."""
+    lines = [
+        "def structure_model(data):",
+        "    if data.__class__ is not dict and not isinstance(data, Mapping):",
+        f"        raise StructureError('{cls.__name__}: expected an object, got '"
+        " + type(data).__name__)",
+        "    field = None",
+        "    try:",
+    ]
+    for plan in plans:
+        for i, wire_name in enumerate(plan.wire_names):
+            lines.append(f"        {'if' if i == 0 else 'elif'} {wire_name!r} in data:")
+            lines += _read_lines(plan, wire_name, f"data[{wire_name!r}]", " " * 12)
+        lines += ["        else:", f"            {plan.missing}"]
+    lines += _error_lines(cls)
+    lines.append(
+        "    f_extra = {} if known.issuperset(data) else "
+        "{k: v for k, v in data.items() if k not in known}"
+    )
+    return _compile([*lines, *_construct_lines(cls, namespace)], namespace, cls.__name__)
+
+
+def _shape_reader(
+    cls: type[Model], plans: list[_FieldPlan], keys: tuple[str, ...], namespace: dict[str, Any]
+) -> Any:
+    """Reads a dict whose keys are exactly ``keys``, in that order: one unpacking of its values
+    replaces a membership test and a lookup per field, and ``extra`` is known in advance."""
+    position = {key: i for i, key in enumerate(keys)}
+    lines = ["def structure_model(data):"]
+    if keys:
+        lines.append(f"    ({''.join(f'v_{i}, ' for i in range(len(keys)))}) = data.values()")
+    lines += ["    field = None", "    try:"]
+    known: set[str] = set()
+    for plan in plans:
+        known.update(plan.wire_names)
+        present = [name for name in plan.wire_names if name in position]
+        if present:
+            lines += _read_lines(plan, present[0], f"v_{position[present[0]]}", " " * 8)
+        else:
+            lines.append(f"        {plan.missing}")
+    lines += _error_lines(cls)
+    # The server's key names stay data: they never become text of the generated code.
+    unknown = [i for i, key in enumerate(keys) if key not in known]
+    values = "".join(f"v_{i}, " for i in unknown)
+    extra = f"dict(zip(extra_keys, ({values})))" if unknown else "{}"
+    lines.append(f"    f_extra = {extra}")
+    namespace = {**namespace, "extra_keys": tuple(keys[i] for i in unknown)}
+    return _compile([*lines, *_construct_lines(cls, namespace)], namespace, cls.__name__)
+
+
+# Key orders specialized per model, and their length: a server that sends ever new orders, or
+# objects with a great many keys, gets the general path rather than ever more generated code.
+_MAX_SHAPES = 16
+_MAX_SHAPE_KEYS = 64
+
+
 def _model_hook(cls: type[Model]) -> Callable[[Any, Any], Model]:
     """A generated, straight-line structure function for one model class.
 
@@ -238,81 +375,35 @@ def _model_hook(cls: type[Model]) -> Callable[[Any, Any], Model]:
     names and unknown keys are collected into ``extra``; each value still goes through a reader
     resolved once from its type. Generated because it runs for every item of every page:
     values go to locals and then straight into the instance's slots.
+
+    The API sends each kind of object with the same keys in the same order, so a reader is
+    also generated per key order seen (up to ``_MAX_SHAPES``): it unpacks the values by
+    position instead of looking every field up.
     """
     attrs.resolve_types(cls)
-    fast = _fast_construction(cls)
     namespace: dict[str, Any] = {
         "Mapping": Mapping,
         "StructureError": StructureError,
         "cls": cls,
         "new": object.__new__,
     }
-    lines = [
-        "def structure_model(data, _):",
-        "    if data.__class__ is not dict and not isinstance(data, Mapping):",
-        f"        raise StructureError('{cls.__name__}: expected an object, got '"
-        " + type(data).__name__)",
-        "    field = None",
-        "    try:",
-    ]
-    known: set[str] = set()
-    fields = attrs.fields(cls)
-    for f in fields:
-        if f.name == "extra":
-            continue
-        read, optional = _reader(f.type)
-        names = f.metadata.get(WIRE_NAMES, (f.name,))
-        known.update(names)
-        namespace[f"read_{f.name}"] = read
-        namespace[f"members_{f.name}"] = getattr(read, "members", None)
-        value = _inline(read, f.name)
-        for i, wire_name in enumerate(names):
-            lines.append(f"        {'if' if i == 0 else 'elif'} {wire_name!r} in data:")
-            lines.append(f"            field = {wire_name!r}")
-            lines.append(f"            v = data[{wire_name!r}]")
-            if optional:
-                lines.append(f"            f_{f.name} = None if v is None else {value}")
-            else:
-                lines.append("            if v is None:")
-                lines.append("                raise StructureError('is null')")
-                lines.append(f"            f_{f.name} = {value}")
-        lines.append("        else:")
-        if f.default is attrs.NOTHING:
-            message = f"{cls.__name__}: missing {names[0]!r}"
-            lines.append(f"            raise StructureError({message!r})")
-        elif isinstance(f.default, attrs.Factory):  # type: ignore[arg-type]
-            namespace[f"factory_{f.name}"] = f.default.factory
-            lines.append(f"            f_{f.name} = factory_{f.name}()")
-        else:
-            namespace[f"default_{f.name}"] = f.default
-            lines.append(f"            f_{f.name} = default_{f.name}")
-    namespace["known"] = frozenset(known)
-    lines += [
-        "    except StructureError as exc:",
-        "        if field is None:",
-        "            raise",
-        f"        raise StructureError('{cls.__name__}.' + field + ': ' + str(exc)) from None",
-        "    except Exception as exc:",
-        f"        raise StructureError('{cls.__name__}.' + str(field) + ': ' + repr(exc)) from exc",
-        "    f_extra = {} if known.issuperset(data) else "
-        "{k: v for k, v in data.items() if k not in known}",
-    ]
-    if fast:
-        lines.append("    obj = new(cls)")
-        for f in fields:
-            namespace[f"set_{f.name}"] = cls.__dict__[f.name].__set__
-            lines.append(f"    set_{f.name}(obj, f_{f.name})")
-        lines.append("    return obj")
-    else:
-        arguments = ", ".join(f"{f.name}=f_{f.name}" for f in fields)
-        lines += [
-            "    try:",
-            f"        return cls({arguments})",
-            "    except (TypeError, ValueError) as exc:",
-            f"        raise StructureError('{cls.__name__}: ' + str(exc)) from exc",
-        ]
-    exec(compile("\n".join(lines), f"<talkstack structure {cls.__name__}>", "exec"), namespace)  # noqa: S102
-    return namespace["structure_model"]  # type: ignore[no-any-return]
+    plans = _plan(cls, namespace)
+    namespace["known"] = frozenset(name for plan in plans for name in plan.wire_names)
+    general = _general_reader(cls, plans, namespace)
+    shapes: dict[tuple[str, ...], Callable[[dict[str, Any]], Model]] = {}
+
+    def structure_model(data: Any, _: Any) -> Model:
+        if data.__class__ is not dict:
+            return general(data)  # type: ignore[no-any-return]
+        keys = tuple(data)
+        read = shapes.get(keys)
+        if read is None:
+            if len(shapes) >= _MAX_SHAPES or len(keys) > _MAX_SHAPE_KEYS:
+                return general(data)  # type: ignore[no-any-return]
+            read = shapes[keys] = _shape_reader(cls, plans, keys, namespace)
+        return read(data)
+
+    return structure_model
 
 
 converter = cattrs.Converter()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from itertools import repeat
 from typing import Any, TypeVar
 
 import anyio
@@ -136,7 +137,7 @@ async def iterate_history_pages(
                     # turns the request would leave after this page was read, not during.
                     for _ in range(_TURNS_TO_SEND):
                         await asyncio.sleep(0)
-                items = tuple(structure_call(item, Call) for item in page.items)
+                items = tuple(map(structure_call, page.items, repeat(Call)))
             except StructureError as exc:
                 raise APIResponseError(
                     f"unexpected call-history response: {exc}",

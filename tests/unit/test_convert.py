@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
+from types import MappingProxyType
+from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -11,11 +15,13 @@ from hypothesis import strategies as st
 from talkstack_async import Agent, Call, CallStatus, LoginStatus, Project, TokenSet
 from talkstack_async._convert import (
     StructureError,
+    _model_hook,
     _read_datetime,
     converter,
     parse_datetime,
     structure,
 )
+from talkstack_async.models._base import WIRE_NAMES, Model
 
 
 @pytest.mark.parametrize(
@@ -205,3 +211,47 @@ def test_model_date_fields_read_exactly_what_parse_datetime_reads(text: str) -> 
     except StructureError:
         got = StructureError
     assert got == expected
+
+
+def _models() -> list[type[Model]]:
+    found: list[type[Model]] = []
+    pending = list(Model.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        found.append(cls)
+        pending.extend(cls.__subclasses__())
+    return sorted(found, key=lambda cls: cls.__qualname__)
+
+
+def _wire_names(cls: type[Model]) -> list[str]:
+    return [name for f in attrs.fields(cls) for name in f.metadata.get(WIRE_NAMES, ())]
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner),
+    max_leaves=6,
+)
+
+
+@given(data=st.data())
+def test_reading_by_key_order_agrees_with_reading_by_name(data: st.DataObject) -> None:
+    """A dict is read by a reader generated for its key order; any other mapping by name.
+
+    Both must give the same model (``extra`` included) or the same error, whatever the
+    keys, their order, duplicates of a field under several spellings, or the values.
+    """
+    cls = data.draw(st.sampled_from(_models()))
+    keys = data.draw(st.lists(st.sampled_from(_wire_names(cls)) | st.text(max_size=6), unique=True))
+    wire = {key: data.draw(_json_values) for key in keys}
+
+    hook = _model_hook(cls)  # a fresh one: the first dict of a key order gets its reader
+
+    def read(source: Mapping[str, Any]) -> object:
+        try:
+            model = hook(source, cls)
+        except StructureError as exc:
+            return str(exc)
+        return model, model.extra  # type: ignore[attr-defined]
+
+    assert read(wire) == read(MappingProxyType(wire))
