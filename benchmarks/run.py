@@ -245,26 +245,14 @@ def report(base: str) -> int:
     )
     results: dict[str, float] = {}
 
-    w1 = table(
-        "W1 sequential",
-        "calls/s",
-        {
-            "raw aiohttp": on_loop(raw_sequential),
-            "talkstack_async": on_loop(sdk_sequential),
-            "httpx.AsyncClient": on_loop(httpx_sequential),
-        },
-    )
-    results["W1"] = w1["talkstack_async"]
-    w2 = table(
-        "W2 100 in flight",
-        "calls/s",
-        {
-            "raw aiohttp": on_loop(raw_concurrent),
-            "talkstack_async": on_loop(sdk_concurrent),
-            "httpx.AsyncClient": on_loop(httpx_concurrent),
-        },
-    )
-    results["W2"] = w2["talkstack_async"]
+    against_peers = [
+        ("W1", "W1 sequential", raw_sequential, sdk_sequential, httpx_sequential),
+        ("W2", "W2 100 in flight", raw_concurrent, sdk_concurrent, httpx_concurrent),
+    ]
+    for key, workload, raw, sdk, peer in against_peers:
+        contenders = {"raw aiohttp": raw, "talkstack_async": sdk, "httpx.AsyncClient": peer}
+        ratios = table(workload, "calls/s", {k: on_loop(v) for k, v in contenders.items()})
+        results[key] = ratios["talkstack_async"]
     w3 = table(
         "W3 history 100k",
         "items/s",
