@@ -31,8 +31,8 @@ from talkstack_async.models.call import Call, CallHistoryPage
 
 __all__ = ["HistoryPaging", "items_of", "iterate_history_pages"]
 
-# Loop turns a request from the connection pool takes to reach the socket in aiohttp 3.x: one
-# runs the task up to the body writer task, one runs that. Checked by
+# Loop turns a request on a pooled connection takes to reach the socket (aiohttp 3.14, Python
+# 3.11): one runs the task up to aiohttp's body writer task, one runs that. Checked by
 # tests/e2e/test_history_overlap.py, which fails if a later aiohttp needs more.
 _TURNS_TO_SEND = 2
 

@@ -117,7 +117,7 @@ class Transport:
         self._plain: CIMultiDict[str] = CIMultiDict(self._headers)
         self._merged: tuple[Mapping[str, str] | None, CIMultiDict[str]] = (None, self._plain)
         # Parsed URLs by host and path: a client asks for the same few resources again and
-        # again, and building a URL costs about as much as the rest of this module per request.
+        # again, and parsing one costs about a microsecond on every request.
         self._urls: dict[tuple[Host, str], URL] = {}
 
     @property
