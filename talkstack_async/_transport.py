@@ -75,6 +75,11 @@ class RequestSpec(NamedTuple):
     def method(self) -> str:
         return self.endpoint.method
 
+    def __repr__(self) -> str:
+        # Bodies carry passwords and refresh tokens; error reporters that capture frame
+        # locals would show them.
+        return f"RequestSpec({self.method} {self.path})"
+
 
 class _NoResponse(Exception):
     """Internal: an attempt got no response; ``sent`` says whether the request may have left."""

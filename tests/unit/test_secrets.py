@@ -15,8 +15,10 @@ from talkstack_async import (
     PermissionDeniedError,
     TokenSet,
 )
+from talkstack_async import _endpoints as ep
 from talkstack_async._auth import ApiKeyAuth, TokenAuth
 from talkstack_async._config import ClientConfig
+from talkstack_async._transport import RequestSpec
 from tests.conftest import API, sent
 
 API_KEY = "APIKEY-canary-0123456789abcdef0123456789abcdef0123456789abcdef01"
@@ -130,3 +132,9 @@ def test_token_auth_repr_shows_only_expiry() -> None:
     tokens = TokenSet(TOKEN, REFRESH)
     auth = TokenAuth(refresher=never, login=never, tokens=tokens, password=PASSWORD)
     _assert_clean(repr(auth))
+
+
+def test_a_request_spec_repr_shows_the_route_not_the_body() -> None:
+    spec = RequestSpec(ep.LOGIN, "/auth/login", {"email": "a@b.c", "password": "hunter2-secret"})
+    assert repr(spec) == "RequestSpec(POST /auth/login)"
+    assert str(spec) == repr(spec)
