@@ -154,9 +154,11 @@ async def test_cancelling_mid_request_and_mid_pagination_leaves_nothing_open(
         with pytest.raises(asyncio.CancelledError):
             await request
 
+        # Page 1 comes at once; page 2, asked for ahead while page 1 is read, hangs.
+        talkstack_server.faults.inject(Fault.latency(0), on="calls.history", times=1)
+        talkstack_server.faults.inject(Fault.latency(5), on="calls.history")
         pages = client.calls.history_pages(seed.project_id, page_size=20)
         await anext(pages)
-        talkstack_server.faults.inject(Fault.latency(5), on="calls.history")
         page_task = asyncio.create_task(anext(pages))
         await asyncio.sleep(0.2)
         page_task.cancel()
