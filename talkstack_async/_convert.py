@@ -344,9 +344,7 @@ def _shape_reader(
     if keys:
         lines.append(f"    ({''.join(f'v_{i}, ' for i in range(len(keys)))}) = data.values()")
     lines += ["    field = None", "    try:"]
-    known: set[str] = set()
     for plan in plans:
-        known.update(plan.wire_names)
         present = [name for name in plan.wire_names if name in position]
         if present:
             lines += _read_lines(plan, present[0], f"v_{position[present[0]]}", " " * 8)
@@ -354,7 +352,7 @@ def _shape_reader(
             lines.append(f"        {plan.missing}")
     lines += _error_lines(cls)
     # The server's key names stay data: they never become text of the generated code.
-    unknown = [i for i, key in enumerate(keys) if key not in known]
+    unknown = [i for i, key in enumerate(keys) if key not in namespace["known"]]
     values = "".join(f"v_{i}, " for i in unknown)
     extra = f"dict(zip(extra_keys, ({values})))" if unknown else "{}"
     lines.append(f"    f_extra = {extra}")
