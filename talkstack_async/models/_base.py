@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
@@ -11,15 +11,22 @@ __all__ = ["WIRE_NAMES", "Model", "extra_field", "wire"]
 WIRE_NAMES = "talkstack.wire_names"
 
 
-@attrs.frozen
 class Model:
     """Base of the response models: frozen, slotted attrs classes.
 
     Fields a model does not know are kept in ``extra`` under the API's own names, so nothing the
     server sends is lost and a new server field never breaks parsing.
 
-    Subclasses end with ``extra: Mapping[str, Any] = extra_field()``.
+    Subclasses are ``@attrs.frozen`` and end with ``extra: Mapping[str, Any] = extra_field()``.
     """
+
+    # A plain slotted class rather than an attrs one, so that it is not frozen itself: the
+    # readers (talkstack_async._convert) fill instances through an unfrozen class with the same
+    # base and slots, then give them their model class.
+    __slots__ = ("__weakref__",)
+
+    if TYPE_CHECKING:  # every subclass is an attrs class: let the type checker know
+        __attrs_attrs__: ClassVar[Any]
 
 
 def extra_field(*, secret: bool = False) -> Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+import weakref
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from types import MappingProxyType
@@ -15,13 +17,16 @@ from hypothesis import strategies as st
 from talkstack_async import Agent, Call, CallStatus, LoginStatus, Project, TokenSet
 from talkstack_async._convert import (
     StructureError,
+    _builder,
+    _compile,
+    _construct_lines,
     _model_hook,
     _read_datetime,
     converter,
     parse_datetime,
     structure,
 )
-from talkstack_async.models._base import WIRE_NAMES, Model
+from talkstack_async.models._base import WIRE_NAMES, Model, extra_field
 
 
 @pytest.mark.parametrize(
@@ -177,6 +182,62 @@ def test_generated_construction_equals_the_attrs_constructor() -> None:
     assert structure({}, Call).data is not structure({}, Call).data
 
 
+def _models() -> list[type[Model]]:
+    """The SDK's models (not the readers' unfrozen twins, nor models that tests define)."""
+    found: list[type[Model]] = []
+    pending = list(Model.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        if attrs.has(cls) and cls.__module__.startswith("talkstack_async.models"):
+            found.append(cls)
+        pending.extend(cls.__subclasses__())
+    return sorted(found, key=lambda cls: cls.__qualname__)
+
+
+@pytest.mark.parametrize("cls", _models())
+def test_models_built_through_their_unfrozen_twin_are_ordinary_frozen_models(
+    cls: type[Model],
+) -> None:
+    """The readers fill an unfrozen twin and then give it the model's class: what comes out
+    must be indistinguishable from an instance made by the attrs constructor."""
+    assert _builder(cls) is not None, "a plain model should take the fast construction"
+    defaults = {f.name: f"{f.name}-value" for f in attrs.fields(cls) if f.name != "extra"}
+    constructed = cls(**defaults, extra={"k": 1})  # type: ignore[call-arg]
+    values = {name: repr(value) for name, value in defaults.items()} | {"extra": "{'k': 1}"}
+    lines = ["def structure_model():", *_construct_lines(cls, values, _builder(cls))]
+    namespace = {"new": object.__new__, "cls": cls, "builder": _builder(cls)}
+    built = _compile(lines, namespace, cls.__name__)()
+    assert type(built) is cls
+    assert built == constructed
+    assert hash(built) == hash(constructed)
+    assert repr(built) == repr(constructed)
+    assert attrs.asdict(built) == attrs.asdict(constructed)
+    assert pickle.loads(pickle.dumps(built)) == constructed  # noqa: S301 (our own bytes)
+    assert attrs.evolve(built, extra={}) == attrs.evolve(constructed, extra={})
+    assert not hasattr(built, "__dict__")
+    weakref.ref(built)
+    first = attrs.fields(cls)[0].name
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        setattr(built, first, "changed")
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        delattr(built, first)
+
+
+def test_models_with_validators_are_built_by_their_constructor() -> None:
+    @attrs.frozen
+    class Checked(Model):
+        id: str = attrs.field(metadata={WIRE_NAMES: ("id",)}, validator=attrs.validators.min_len(2))
+        extra: Mapping[str, Any] = extra_field()
+
+    assert _builder(Checked) is None
+    hook = _model_hook(Checked)
+    assert hook({"id": "ab"}, Checked) == Checked(id="ab")
+    with pytest.raises(StructureError, match="Checked"):
+        hook({"id": "a"}, Checked)
+    with pytest.raises(StructureError, match="Checked"):
+        hook(MappingProxyType({"id": "a"}), Checked)
+
+
 def test_falsy_enum_members_and_bad_containers() -> None:
     from talkstack_async import LoginResult
 
@@ -211,16 +272,6 @@ def test_model_date_fields_read_exactly_what_parse_datetime_reads(text: str) -> 
     except StructureError:
         got = StructureError
     assert got == expected
-
-
-def _models() -> list[type[Model]]:
-    found: list[type[Model]] = []
-    pending = list(Model.__subclasses__())
-    while pending:
-        cls = pending.pop()
-        found.append(cls)
-        pending.extend(cls.__subclasses__())
-    return sorted(found, key=lambda cls: cls.__qualname__)
 
 
 def _wire_names(cls: type[Model]) -> list[str]:
