@@ -11,6 +11,7 @@ import inspect
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from datetime import datetime, timezone
+from types import MappingProxyType
 
 from talkstack_async._endpoints import AuthKind
 from talkstack_async._errors import (
@@ -30,6 +31,7 @@ TokenCallback = Callable[[TokenSet], Awaitable[None] | None]
 # expiry is already past on our clock (a skewed clock must not cause a refresh per request).
 _DEFAULT_LIFETIME = 2 * 60 * 60.0
 _MAX_MARGIN = 60.0
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 
 
 class Auth:
@@ -38,6 +40,14 @@ class Auth:
     @property
     def can_renew(self) -> bool:
         return False
+
+    def ready_headers(self, kind: AuthKind) -> Mapping[str, str] | None:
+        """The headers for ``kind`` when they are at hand, else None (then await ``headers``).
+
+        The transport asks this first: an API key or a fresh token needs no coroutine, and
+        building and running one costs more than the rest of the credential handling.
+        """
+        return _NO_HEADERS if kind is AuthKind.NONE else None
 
     async def headers(self, kind: AuthKind) -> Mapping[str, str]:
         raise NotImplementedError
@@ -67,7 +77,7 @@ class NoAuth(Auth):
 
     async def headers(self, kind: AuthKind) -> Mapping[str, str]:
         if kind is AuthKind.NONE:
-            return {}
+            return _NO_HEADERS
         raise MissingCredentialsError(
             "this endpoint needs credentials: pass api_key=..., email= and password=, or "
             "token=/refresh_token= to the client, or set TALKSTACK_API_KEY"
@@ -87,11 +97,15 @@ class ApiKeyAuth(Auth):
         self._key = api_key
         self._headers = {"x-api-key": api_key}
 
-    async def headers(self, kind: AuthKind) -> Mapping[str, str]:
+    def ready_headers(self, kind: AuthKind) -> Mapping[str, str] | None:
         if kind is AuthKind.ANY:
             return self._headers
-        if kind is AuthKind.NONE:
-            return {}
+        return _NO_HEADERS if kind is AuthKind.NONE else None
+
+    async def headers(self, kind: AuthKind) -> Mapping[str, str]:
+        ready = self.ready_headers(kind)
+        if ready is not None:
+            return ready
         raise MissingCredentialsError(
             "this endpoint accepts only a bearer token: create the client with email= and "
             "password= (or token=/refresh_token=) instead of an API key"
@@ -153,11 +167,18 @@ class TokenAuth(Auth):
         """The current tokens (None before the first login)."""
         return self._tokens
 
-    async def headers(self, kind: AuthKind) -> Mapping[str, str]:
+    def ready_headers(self, kind: AuthKind) -> Mapping[str, str] | None:
         if kind is AuthKind.NONE:
-            return {}
+            return _NO_HEADERS
         if self._tokens is None or self._clock() >= self._renew_at:
-            await self._renew(self._header.get("Authorization"))
+            return None
+        return self._header
+
+    async def headers(self, kind: AuthKind) -> Mapping[str, str]:
+        ready = self.ready_headers(kind)
+        if ready is not None:
+            return ready
+        await self._renew(self._header.get("Authorization"))
         return self._header
 
     async def renew_after_rejection(self, rejected: Mapping[str, str]) -> None:

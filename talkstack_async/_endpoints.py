@@ -30,6 +30,10 @@ class Host(enum.Enum):
     API = "api"
     CALLS = "calls"
 
+    # Enum's own __hash__ is a Python method, and the transport's URL cache hashes a host on
+    # every request; members are singletons, so identity serves.
+    __hash__ = object.__hash__
+
 
 class AuthKind(enum.Enum):
     NONE = "none"  # signup, login, refresh, ...: credentials are not sent at all
@@ -54,18 +58,34 @@ class Endpoint:
     multipart: bool = False  # the body is sent as multipart/form-data instead of JSON
     body: Mapping[str, str] = attrs.field(factory=dict)
     query: Mapping[str, str] = attrs.field(factory=dict)
-    path_params: tuple[str, ...] = attrs.field(init=False)
+    # The path split once into (literal, placeholder) pairs and the literal after the last
+    # placeholder: joining pieces costs a third of what str.format_map does on every request.
+    path_pieces: tuple[tuple[str, str], ...] = attrs.field(init=False)
+    path_tail: str = attrs.field(init=False)
 
-    @path_params.default
-    def _placeholders(self) -> tuple[str, ...]:
-        return tuple(name for _, name, _, _ in string.Formatter().parse(self.path) if name)
+    @path_pieces.default
+    def _split_path(self) -> tuple[tuple[str, str], ...]:
+        parsed = string.Formatter().parse(self.path)
+        return tuple((literal, name) for literal, name, _, _ in parsed if name)
+
+    @path_tail.default
+    def _path_after_placeholders(self) -> str:
+        return self.path.rpartition("}")[2] if self.path_pieces else ""
+
+    @property
+    def path_params(self) -> tuple[str, ...]:
+        return tuple(name for _, name in self.path_pieces)
 
     def render(self, args: Mapping[str, Any]) -> tuple[str, dict[str, Any], dict[str, str]]:
         """The path, body and query for these arguments; ``None`` arguments are left out."""
-        path = self.path
-        if self.path_params:
+        if self.path_pieces:
             # Ids are percent-encoded so that "a/../b" cannot walk to another route.
-            path = path.format_map({k: _path_segment(args[k]) for k in self.path_params})
+            path = ""
+            for literal, name in self.path_pieces:
+                path += literal + _path_segment(args[name])
+            path += self.path_tail
+        else:
+            path = self.path
         # Most endpoints have a path or a body, rarely both: skip the comprehensions they lack.
         body = (
             {wire: args[py] for py, wire in self.body.items() if args.get(py) is not None}
@@ -81,7 +101,7 @@ class Endpoint:
 
 
 def _path_segment(value: Any) -> str:
-    text = str(value)
+    text = value if value.__class__ is str else str(value)
     # Typical ids are alphanumeric: nothing to encode, and quote() costs microseconds.
     return text if text.isascii() and text.isalnum() else quote(text, safe="")
 

@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["FAST_JSON", "loads"]
+__all__ = ["FAST_JSON", "loads", "loads_common"]
 
 _fast_loads: Callable[[bytes], Any]
 try:
@@ -24,6 +24,10 @@ except ImportError:
 else:
     _fast_loads = orjson.loads
     FAST_JSON = True
+
+
+loads_common: Callable[[bytes], Any] = _fast_loads
+"""The fastest decoder, for the common case: when it raises ValueError, ask ``loads``."""
 
 
 def loads(raw: bytes) -> Any:

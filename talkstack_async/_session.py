@@ -8,8 +8,18 @@ import aiohttp
 
 from talkstack_async._config import ClientConfig
 from talkstack_async._errors import ClientClosedError, TalkstackError
+from talkstack_async._version import __version__
 
-__all__ = ["SessionHolder"]
+__all__ = ["SessionHolder", "base_headers"]
+
+
+def base_headers(config: ClientConfig) -> dict[str, str]:
+    """The headers of every request, credentials aside."""
+    return {
+        "User-Agent": f"talkstack-python/{__version__}",
+        "Accept": "application/json",
+        **config.default_headers,
+    }
 
 
 class SessionHolder:
@@ -28,6 +38,11 @@ class SessionHolder:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def owned(self) -> bool:
+        """Whether the client made the session (and so its default headers are ours)."""
+        return self._owned
+
     def get(self) -> aiohttp.ClientSession:
         if self._closed:
             raise ClientClosedError("the Talkstack client is closed; create a new one")
@@ -38,12 +53,18 @@ class SessionHolder:
                 limit=self._config.max_connections,
                 limit_per_host=self._config.max_connections_per_host,
             )
-            session = self._session = aiohttp.ClientSession(connector=connector)
-        elif self._owned and self._loop is not asyncio.get_running_loop():
-            raise TalkstackError(
-                "this client's connections belong to another event loop; create one client "
-                "per event loop (or use talkstack_sync from blocking code)"
+            # The base headers go on the session: aiohttp merges per-request headers one by
+            # one in Python, which costs more than the rest of this SDK's request handling.
+            session = self._session = aiohttp.ClientSession(
+                connector=connector, headers=base_headers(self._config)
             )
+        elif self._owned:
+            # Only aclose() closes an owned session, and it sets _closed: no need to ask it.
+            if self._loop is not asyncio.get_running_loop():
+                raise TalkstackError(
+                    "this client's connections belong to another event loop; create one "
+                    "client per event loop (or use talkstack_sync from blocking code)"
+                )
         elif session.closed:
             raise ClientClosedError("the injected aiohttp session is closed")
         return session

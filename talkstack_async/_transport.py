@@ -37,12 +37,11 @@ from talkstack_async._errors import (
     NotFoundError,
     status_error_class,
 )
-from talkstack_async._json import loads
+from talkstack_async._json import loads, loads_common
 from talkstack_async._logging import logger
 from talkstack_async._redact import redact, scrub
 from talkstack_async._retry import RETRYABLE_STATUSES, backoff_delay, retry_after_seconds
-from talkstack_async._session import SessionHolder
-from talkstack_async._version import __version__
+from talkstack_async._session import SessionHolder, base_headers
 
 __all__ = ["FilePart", "RequestSpec", "Transport"]
 
@@ -111,16 +110,17 @@ class Transport:
             Host.API: str(config.base_url).rstrip("/"),
             Host.CALLS: str(config.calls_base_url).rstrip("/"),
         }
-        self._headers = {
-            "User-Agent": f"talkstack-python/{__version__}",
-            "Accept": "application/json",
-            **config.default_headers,
-        }
+        # A session the client made carries the base headers itself; an injected one gets
+        # them with every request.
+        self._headers = {} if sessions.owned else base_headers(config)
+        self._plain = CIMultiDict(self._headers) if self._headers else None
         # The last auth headers and the full set built from them. Auth hands out the same
         # dict until its credentials change, so most requests reuse one CIMultiDict that
         # aiohttp takes as it is instead of converting a dict every time.
-        self._plain: CIMultiDict[str] = CIMultiDict(self._headers)
-        self._merged: tuple[Mapping[str, str] | None, CIMultiDict[str]] = (None, self._plain)
+        self._merged: tuple[Mapping[str, str] | None, CIMultiDict[str] | None] = (
+            None,
+            self._plain,
+        )
         # Parsed URLs by host and path: a client asks for the same few resources again and
         # again, and parsing one costs about a microsecond on every request.
         self._urls: dict[tuple[Host, str], URL] = {}
@@ -152,7 +152,9 @@ class Transport:
         renewed = False
         policy = self._config.retry
         while True:
-            auth_headers = await self._auth.headers(endpoint.auth)
+            auth_headers = self._auth.ready_headers(endpoint.auth)
+            if auth_headers is None:
+                auth_headers = await self._auth.headers(endpoint.auth)
             try:
                 status, headers, raw = await self._attempt(spec, auth_headers, retries)
             except _NoResponse as failure:
@@ -162,7 +164,10 @@ class Transport:
                     continue
                 raise failure.error from failure.__cause__
             if 200 <= status < 300:
-                return status, self._decode_success(spec, status, raw)
+                try:
+                    return status, loads_common(raw)
+                except ValueError:  # an empty body, or one only the stdlib reads, or not JSON
+                    return status, self._decode_success(spec, status, raw)
             renewable = endpoint.renew_on_401 and auth_headers and self._auth.can_renew
             if status == 401 and renewable and not renewed:
                 renewed = True
@@ -188,7 +193,9 @@ class Transport:
         elif auth_headers is not last_auth:
             headers = CIMultiDict({**self._headers, **auth_headers})
             self._merged = (auth_headers, headers)
-        debug = logger.isEnabledFor(logging.DEBUG)
+        # DEBUG on implies INFO on: one level check per request when logging is off.
+        timed = logger.isEnabledFor(logging.INFO)
+        debug = timed and logger.isEnabledFor(logging.DEBUG)
         if debug:
             logger.debug(
                 "talkstack request %s %s params=%s body=%s",
@@ -197,7 +204,7 @@ class Transport:
                 spec.params,
                 self._safe(redact(spec.json)),
             )
-        started = time.perf_counter() if logger.isEnabledFor(logging.INFO) else None
+        started = time.perf_counter() if timed else None
         try:
             session = self._sessions.get()
             async with session.request(

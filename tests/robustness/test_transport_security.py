@@ -157,3 +157,35 @@ async def test_a_redirect_is_not_followed_so_credentials_stay_with_their_host(
     assert caught.value.status == status
     assert len(redirecting.seen) == 1  # a 3xx is not retried either
     assert elsewhere.seen == []
+
+
+@pytest.mark.parametrize("session_kind", ["owned", "injected"])
+async def test_every_request_carries_the_sdk_headers_and_credentials_only_where_due(
+    session_kind: str,
+) -> None:
+    """An owned session carries the base headers as its defaults, an injected one gets them
+    per request: either way the server sees the same thing."""
+    login = {"token": "t" * 40, "refreshToken": "r" * 40, "expirationTime": None, "user": {}}
+    server = await Recorder(
+        lambda request: web.json_response(login if "login" in request.path else PROJECTS)
+    ).start()
+    injected = aiohttp.ClientSession() if session_kind == "injected" else None
+    try:
+        async with AsyncTalkstack(
+            api_key=API_KEY, base_url=f"http://127.0.0.1:{server.port}", session=injected,
+            default_headers={"X-Team": "dialers"},
+        ) as client:  # fmt: skip
+            await client.projects.list()
+            await client.auth.login(email="ada@example.com", password="correct horse")
+    finally:
+        if injected is not None:
+            await injected.close()
+        await server.stop()
+    listed, logged_in = server.seen
+    for seen in (listed, logged_in):
+        assert seen["User-Agent"].startswith("talkstack-python/")
+        assert seen["Accept"] == "application/json"
+        assert seen["X-Team"] == "dialers"
+    assert listed["x-api-key"] == API_KEY
+    assert "x-api-key" not in logged_in
+    assert "Authorization" not in logged_in

@@ -154,3 +154,14 @@ def test_only_path_parameters_are_encoded_into_the_path() -> None:
     assert ep.CREATE_AGENT.path_params == ()
     path, _, _ = ep.GET_PROJECT.render({"project_id": "a/../b"})
     assert path == "/project/a%2F..%2Fb"
+
+
+def test_paths_with_several_placeholders_fill_each_in_place() -> None:
+    from talkstack_async._endpoints import Endpoint
+
+    endpoint = Endpoint("x.y", "GET", "/a/{first}/b/{second}.json")
+    assert endpoint.path_params == ("first", "second")
+    path, body, query = endpoint.render({"first": "p 1", "second": 42})
+    assert path == "/a/p%201/b/42.json"
+    assert (body, query) == ({}, {})
+    assert Endpoint("x.z", "GET", "/{only}").render({"only": "id"})[0] == "/id"
