@@ -201,27 +201,27 @@ def _reader(type_: Any) -> tuple[Callable[[Any], Any], bool]:
     return (lambda v: hook(v, type_)), optional
 
 
-def _inline(read: Callable[[Any], Any], name: str, v: str) -> str:
-    """The cheapest expression that reads the variable ``v`` with ``read``: common cases skip
-    the call."""
+def _inline(read: Callable[[Any], Any], name: str, v: str, optional: bool) -> str:
+    """The cheapest expression that reads the variable ``v`` with ``read``: the usual types
+    are tested first and need no call; ``None`` (when it fits) only in the fallback."""
+    fallback = f"None if {v} is None else read_{name}({v})" if optional else f"read_{name}({v})"
     if read is _identity:
         return v
     if read is _read_str:
-        return f"{v} if {v}.__class__ is str else read_{name}({v})"
+        return f"{v} if {v}.__class__ is str else {fallback}"
     if read is _read_bool:
-        return f"{v} if {v}.__class__ is bool else read_{name}({v})"
+        return f"{v} if {v}.__class__ is bool else {fallback}"
     if read is _read_float:
         return (
-            f"{v} if {v}.__class__ is float else float({v}) if {v}.__class__ is int "
-            f"else read_{name}({v})"
+            f"{v} if {v}.__class__ is float else float({v}) if {v}.__class__ is int else {fallback}"
         )
     if read is _read_str_tuple:
-        return f"() if {v} == [] else read_{name}({v})"
+        return f"() if {v} == [] else {fallback}"
     if read is _read_object:
-        return f"{v} if {v} == {{}} else read_{name}({v})"
+        return f"{v} if {v} == {{}} else {fallback}"
     if getattr(read, "members", None) is not None:  # an enum: known values by dict lookup
-        return f"m if (m := members_{name}.get({v})) is not None else read_{name}({v})"
-    return f"read_{name}({v})"
+        return f"m if (m := members_{name}.get({v})) is not None else {fallback}"
+    return fallback
 
 
 # One twin per model, however many hooks are made for it (tests make fresh ones).
@@ -274,8 +274,7 @@ class _FieldPlan:
 
     def value(self, v: str) -> str:
         """The expression that reads the field from the variable ``v``."""
-        expression = _inline(self.read, self.name, v)
-        return f"None if {v} is None else {expression}" if self.optional else expression
+        return _inline(self.read, self.name, v, self.optional)
 
 
 def _plan(cls: type[Model], namespace: dict[str, Any]) -> list[_FieldPlan]:
