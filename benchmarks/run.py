@@ -2,13 +2,15 @@
 
 The server (``benchmarks/server.py``) runs in its own process; every client talks to it over
 loopback. Each workload is repeated (``BENCH_REPS``, default 5) with its contenders taking
-turns, and reported as min / median / max; ratios compare medians with the baseline measured
-in the same rounds.
+turns, and reported as min / median / max; a ratio is the median over rounds of a contender's
+rate over the baseline's in the same round. ``cpu us`` is the client process's CPU time per
+operation (median), steadier than the wall clock on a shared machine.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import json
 import os
@@ -36,6 +38,9 @@ from server import API_KEY, PROJECT_ID, TOTAL_CALLS
 REPS = int(os.environ.get("BENCH_REPS", "5"))
 W1_CALLS, W2_CALLS, W2_IN_FLIGHT, W4_CALLS, W5_CALLS = 2_000, 5_000, 100, 2_000, 1_000
 PAGE = 100
+# The talkstack_async code run per get-project call, measured without I/O (about 4 us on the
+# VM that measured it): raw aiohttp plus this much plain Python is the calibration row.
+CALIBRATION_US = 4.0
 
 
 # -- workloads: each returns the number of operations it did ---------------------------------
@@ -46,11 +51,45 @@ async def sdk_sequential(base: str) -> int:
     return W1_CALLS
 
 
-async def raw_sequential(base: str) -> int:
+def _no_work() -> None:
+    pass
+
+
+def python_work(microseconds: float) -> Callable[[], None]:
+    """Plain Python that takes about ``microseconds`` per call here, measured without I/O.
+
+    Added to the raw baseline it calibrates the table: what this machine makes of that much
+    client code per request once it runs between aiohttp's (on a shared 2-vCPU VM, 3 us
+    measured alone cost about 17 us per call at 100 in flight).
+    """
+
+    def spin(n: int) -> int:
+        total = 0
+        for i in range(n):
+            total += i
+        return total
+
+    per_loop = min(_seconds(lambda: spin(100_000)) for _ in range(5)) * 1e6 / 100_000
+    loops = max(1, round(microseconds / per_loop))
+
+    def work() -> None:
+        spin(loops)
+
+    return work
+
+
+def _seconds(run: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    run()
+    return time.perf_counter() - started
+
+
+async def raw_sequential(base: str, work: Callable[[], None] = _no_work) -> int:
     async with aiohttp.ClientSession(headers={"x-api-key": API_KEY}) as session:
         for _ in range(W1_CALLS):
             async with session.get(f"{base}/project/{PROJECT_ID}") as response:
                 json.loads(await response.read())
+            work()
     return W1_CALLS
 
 
@@ -77,12 +116,13 @@ async def sdk_concurrent(base: str) -> int:
         return await in_flight(lambda: client.projects.get(PROJECT_ID))
 
 
-async def raw_concurrent(base: str) -> int:
+async def raw_concurrent(base: str, work: Callable[[], None] = _no_work) -> int:
     async with aiohttp.ClientSession(headers={"x-api-key": API_KEY}) as session:
 
-        async def get() -> Any:
+        async def get() -> None:
             async with session.get(f"{base}/project/{PROJECT_ID}") as response:
-                return json.loads(await response.read())
+                json.loads(await response.read())
+            work()
 
         return await in_flight(get)
 
@@ -173,31 +213,40 @@ async def history_memory(base: str) -> float:
 
 
 # -- measuring and reporting ------------------------------------------------------------------
-def measure(contenders: dict[str, Callable[[], int]]) -> dict[str, list[float]]:
-    """Operations per second of each contender in each repetition (after one warm-up run).
+def measure(
+    contenders: dict[str, Callable[[], int]],
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Operations per second of each contender in each repetition (after one warm-up run),
+    and the client's CPU time per operation in microseconds.
 
     Interleaved: every round runs each contender once, in a rotating order, so a slow spell
     of the machine (a shared VM's neighbours, frequency changes) falls on all of them alike
-    instead of on whichever happened to run then.
+    instead of on whichever happened to run then. CPU time is this process's alone (the
+    server is another process): it shows what a client costs even when the wall clock is
+    dominated by the server or by the machine's neighbours.
     """
     names = list(contenders)
     for name in names:
         contenders[name]()
     rates: dict[str, list[float]] = {name: [] for name in names}
+    cpu: dict[str, list[float]] = {name: [] for name in names}
     for round_ in range(REPS):
         for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
             gc.collect()
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             done = contenders[name]()
             rates[name].append(done / (time.perf_counter() - started))
-    return rates
+            cpu[name].append((time.process_time() - cpu_started) * 1e6 / done)
+    return rates, cpu
 
 
-def row(workload: str, client: str, rates: list[float], unit: str, ratio: float | None) -> None:
+def row(
+    workload: str, client: str, rates: list[float], unit: str, cpu: float, ratio: float | None
+) -> None:
     median = statistics.median(rates)
     shown = f"{ratio:5.2f}x" if ratio is not None else "  base"
     print(f"{workload:<22} {client:<22} {min(rates):>10,.0f} {median:>10,.0f} "
-          f"{max(rates):>10,.0f} {unit:<8} {1e6 / median:>8.1f} {shown}")  # fmt: skip
+          f"{max(rates):>10,.0f} {unit:<8} {1e6 / median:>8.1f} {cpu:>8.1f} {shown}")  # fmt: skip
 
 
 def table(workload: str, unit: str, contenders: dict[str, Callable[[], int]]) -> dict[str, float]:
@@ -206,12 +255,12 @@ def table(workload: str, unit: str, contenders: dict[str, Callable[[], int]]) ->
     A ratio is the median over rounds of the two rates measured in the same round: minutes
     apart, a shared machine's speed drifts by more than the differences measured here.
     """
-    rates = measure(contenders)
+    rates, cpu = measure(contenders)
     baseline = rates[next(iter(rates))]
     ratios: dict[str, float] = {}
     for name, measured in rates.items():
         ratio = statistics.median(a / b for a, b in zip(measured, baseline, strict=True))
-        row(workload, name, measured, unit, ratio if ratios else None)
+        row(workload, name, measured, unit, statistics.median(cpu[name]), ratio if ratios else None)
         ratios[name] = ratio
     return ratios
 
@@ -241,7 +290,7 @@ def report(base: str) -> int:
     print(f"talkstack decodes with {decoder}; the raw aiohttp baseline with json.loads")
     print(
         f"{'workload':<22} {'client':<22} {'min':>10} {'median':>10} {'max':>10} {'unit':<8} "
-        f"{'us/op':>8} ratio"
+        f"{'us/op':>8} {'cpu us':>8} ratio"
     )
     results: dict[str, float] = {}
 
@@ -249,8 +298,14 @@ def report(base: str) -> int:
         ("W1", "W1 sequential", raw_sequential, sdk_sequential, httpx_sequential),
         ("W2", "W2 100 in flight", raw_concurrent, sdk_concurrent, httpx_concurrent),
     ]
+    calibration = python_work(CALIBRATION_US)
     for key, workload, raw, sdk, peer in against_peers:
-        contenders = {"raw aiohttp": raw, "talkstack_async": sdk, "httpx.AsyncClient": peer}
+        contenders = {
+            "raw aiohttp": raw,
+            "talkstack_async": sdk,
+            "httpx.AsyncClient": peer,
+            f"raw + {CALIBRATION_US:g} us of Python": functools.partial(raw, work=calibration),
+        }
         ratios = table(workload, "calls/s", {k: on_loop(v) for k, v in contenders.items()})
         results[key] = ratios["talkstack_async"]
     w3 = table(

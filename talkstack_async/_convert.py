@@ -412,11 +412,12 @@ def _model_hook(cls: type[Model]) -> Callable[[Any, Any], Model]:
     Hand-rolled rather than cattrs' generated dict hook because a field may have several wire
     names and unknown keys are collected into ``extra``; each value still goes through a reader
     resolved once from its type. Generated because it runs for every item of every page:
-    values go to locals and then straight into the instance's slots.
+    values go straight into the slots of an unfrozen twin that then becomes a ``cls``.
 
     The API sends each kind of object with the same keys in the same order, so a reader is
     also generated per key order seen (up to ``_MAX_SHAPES``): it unpacks the values by
-    position instead of looking every field up.
+    position instead of looking every field up, and leaves reporting errors to the general
+    reader.
     """
     attrs.resolve_types(cls)
     namespace: dict[str, Any] = {
