@@ -60,22 +60,15 @@ def main() -> int:
     if shutil.which("valgrind") is None:
         print("valgrind is not installed: nothing to count", file=sys.stderr)
         return 1
-    server = subprocess.Popen(
-        [sys.executable, str(Path(__file__).parent / "server.py")],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        base = f"http://127.0.0.1:{server.stdout.readline().strip()}"
+    sys.path.insert(0, str(Path(__file__).parent))
+    from server import serving
+
+    with serving() as base:
         print(f"{'workload':<20} {'raw aiohttp':>14} {'talkstack_async':>16} ratio")
         for name, (raw, sdk) in CONTENDERS.items():
             raw_count, sdk_count = per_call(raw, base), per_call(sdk, base)
             ratio = raw_count / sdk_count
             print(f"{name:<20} {raw_count:>14,.0f} {sdk_count:>16,.0f} {ratio:.2f}x")
-    finally:
-        server.terminate()
-        server.wait()
     return 0
 
 

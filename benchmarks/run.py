@@ -15,7 +15,6 @@ import gc
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 import tracemalloc
@@ -33,7 +32,7 @@ from talkstack_async._json import FAST_JSON
 from talkstack_sync import Talkstack
 
 sys.path.insert(0, str(Path(__file__).parent))
-from server import API_KEY, PROJECT_ID, TOTAL_CALLS
+from server import API_KEY, PROJECT_ID, TOTAL_CALLS, serving
 
 REPS = int(os.environ.get("BENCH_REPS", "5"))
 W1_CALLS, W2_CALLS, W2_IN_FLIGHT, W4_CALLS, W5_CALLS = 2_000, 5_000, 100, 2_000, 1_000
@@ -266,18 +265,8 @@ def table(workload: str, unit: str, contenders: dict[str, Callable[[], int]]) ->
 
 
 def main() -> int:
-    server = subprocess.Popen(
-        [sys.executable, str(Path(__file__).parent / "server.py")],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        base = f"http://127.0.0.1:{server.stdout.readline().strip()}"
+    with serving() as base:
         return report(base)
-    finally:
-        server.terminate()
-        server.wait()
 
 
 def report(base: str) -> int:

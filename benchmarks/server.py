@@ -13,8 +13,11 @@ benchmarks measure the clients. ``python benchmarks/server.py`` prints its port 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import subprocess
 import sys
+from collections.abc import Iterator
 
 from aiohttp import web
 
@@ -113,6 +116,18 @@ async def main() -> None:
     await web.TCPSite(runner, "127.0.0.1", 0, backlog=1024).start()
     print(runner.addresses[0][1], flush=True)
     await asyncio.Event().wait()
+
+
+@contextlib.contextmanager
+def serving() -> Iterator[str]:
+    """This server in a process of its own, for as long as the block runs; yields its URL."""
+    server = subprocess.Popen([sys.executable, __file__], stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        yield f"http://127.0.0.1:{server.stdout.readline().strip()}"
+    finally:
+        server.terminate()
+        server.wait()
 
 
 if __name__ == "__main__":
