@@ -72,10 +72,6 @@ class Endpoint:
     def _path_after_placeholders(self) -> str:
         return self.path.rpartition("}")[2] if self.path_pieces else ""
 
-    @property
-    def path_params(self) -> tuple[str, ...]:
-        return tuple(name for _, name in self.path_pieces)
-
     def render(self, args: Mapping[str, Any]) -> tuple[str, dict[str, Any], dict[str, str]]:
         """The path, body and query for these arguments; ``None`` arguments are left out."""
         if self.path_pieces:

@@ -150,8 +150,8 @@ def test_repr_names_hosts_and_auth_mode_only() -> None:
 def test_only_path_parameters_are_encoded_into_the_path() -> None:
     from talkstack_async import _endpoints as ep
 
-    assert ep.GET_PROJECT.path_params == ("project_id",)
-    assert ep.CREATE_AGENT.path_params == ()
+    assert ep.GET_PROJECT.path_pieces == (("/project/", "project_id"),)
+    assert ep.CREATE_AGENT.path_pieces == ()
     path, _, _ = ep.GET_PROJECT.render({"project_id": "a/../b"})
     assert path == "/project/a%2F..%2Fb"
 
@@ -160,7 +160,8 @@ def test_paths_with_several_placeholders_fill_each_in_place() -> None:
     from talkstack_async._endpoints import Endpoint
 
     endpoint = Endpoint("x.y", "GET", "/a/{first}/b/{second}.json")
-    assert endpoint.path_params == ("first", "second")
+    assert endpoint.path_pieces == (("/a/", "first"), ("/b/", "second"))
+    assert endpoint.path_tail == ".json"
     path, body, query = endpoint.render({"first": "p 1", "second": 42})
     assert path == "/a/p%201/b/42.json"
     assert (body, query) == ({}, {})
