@@ -15,6 +15,8 @@ from types import MappingProxyType
 
 from talkstack_async._endpoints import AuthKind
 from talkstack_async._errors import (
+    APIConnectionError,
+    APIError,
     APIStatusError,
     AuthenticationError,
     MissingCredentialsError,
@@ -152,6 +154,8 @@ class TokenAuth(Auth):
         # The header whose renewal the server refused, and why: requests still carrying it fail
         # at once instead of sending the dead refresh token again and again.
         self._refused: tuple[str | None, AuthenticationError] | None = None
+        # A refresh token sent in a refresh whose answer was lost: never sent again.
+        self._spent: str | None = None
         if tokens is not None:
             # Tokens handed in without an expiry are trusted until the server says otherwise.
             self._adopt(tokens, fresh=False)
@@ -213,16 +217,22 @@ class TokenAuth(Auth):
 
     async def _fetch_tokens(self) -> TokenSet:
         refresh_token = self._tokens.refresh_token if self._tokens else None
-        if refresh_token:
+        if refresh_token and refresh_token != self._spent:
             try:
                 logger.info("talkstack: refreshing the bearer token")
                 return await self._refresher(refresh_token)
             except APIStatusError as exc:
-                if _is_server_trouble(exc):
-                    raise
-                if self._password is None:
+                if exc.status >= 500:
+                    self._consume(refresh_token, exc)  # it may have rotated before failing
+                elif exc.status == 429:
+                    raise  # refused unprocessed: the refresh token is still good
+                elif self._password is None:
                     raise _rejected("token refresh", exc) from exc
                 logger.info("talkstack: refresh token rejected (%s); logging in again", exc.status)
+            except APIConnectionError as exc:
+                if not exc.request_sent:
+                    raise  # never left: the refresh token is still good
+                self._consume(refresh_token, exc)
         if self._email is None or self._password is None:
             raise MissingCredentialsError(
                 "the bearer token expired and there is no refresh token or password to renew it"
@@ -233,6 +243,25 @@ class TokenAuth(Auth):
             if _is_server_trouble(exc):
                 raise
             raise _rejected("login", exc) from exc
+
+    def _consume(self, refresh_token: str, exc: APIError) -> None:
+        """A refresh with ``refresh_token`` may have reached the server, which rotates refresh
+        tokens: the answer (the new pair) is lost, and sending the old token again would look
+        like token theft to a server with reuse detection (it may revoke the whole family).
+        So it is never sent again: log in with the password, or tell the caller what to do."""
+        self._spent = refresh_token
+        if self._password is not None:
+            logger.info("talkstack: the token refresh got no answer (%s); logging in again", exc)
+            return
+        raise AuthenticationError(
+            "the token refresh may have reached the server but its answer was lost "
+            f"({exc.message}); the refresh token has been consumed and is not sent again. "
+            "Create the client with email= and password= (it then logs in by itself), or "
+            "log in again and pass the new token= and refresh_token=",
+            method=exc.method,
+            path=exc.path,
+            status=getattr(exc, "status", 401),
+        ) from exc
 
     def _adopt(self, tokens: TokenSet, *, fresh: bool) -> None:
         """Use ``tokens`` from now on; ``fresh`` when the server issued them just now."""

@@ -140,8 +140,10 @@ LOGIN = Endpoint(
     "auth.login", "POST", "/auth/login", auth=AuthKind.NONE, retry_safe=True,
     body={"email": "email", "password": "password"},
 )  # fmt: skip
+# Refresh tokens rotate: a refresh that reached the server consumed its token, so it is never
+# re-sent (the auth logs in again or says the token is spent).
 REFRESH = Endpoint(
-    "auth.refresh", "POST", "/auth/refresh-token", auth=AuthKind.NONE, retry_safe=True,
+    "auth.refresh", "POST", "/auth/refresh-token", auth=AuthKind.NONE,
     body={"refresh_token": "refreshToken"},
 )  # fmt: skip
 # Its 401 means "old password wrong": renewing the token and sending it again would not help.

@@ -57,7 +57,17 @@ __all__ = [
 
 
 class TalkstackError(Exception):
-    """Base class of every error this SDK raises."""
+    """Base class of every error this SDK raises.
+
+    Every error pickles with all its attributes (status, body, headers, request context), so it
+    survives a process pool, a Celery result or a ``DialOutcome`` sent elsewhere. The default
+    pickling calls ``cls(*args)``, which keyword-only constructors refuse; instead the instance
+    is rebuilt without ``__init__`` and given back its ``args`` and attributes. What was
+    redacted stays redacted: nothing is pickled that the error did not already hold.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.args), self.__dict__)
 
 
 class ValidationError(TalkstackError, ValueError):
@@ -206,6 +216,13 @@ class RateLimitError(APIStatusError):
 
 class InternalServerError(APIStatusError):
     """5xx."""
+
+
+def _rebuild(cls: type[TalkstackError], args: tuple[Any, ...]) -> TalkstackError:
+    """Unpickling: an instance of ``cls`` with these ``args``, its attributes set afterwards."""
+    error = cls.__new__(cls, *args)
+    error.args = args  # OSError's __new__ (TimeoutError's) leaves them to __init__
+    return error
 
 
 _BY_STATUS: Mapping[int, type[APIStatusError]] = {

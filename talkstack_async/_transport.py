@@ -4,7 +4,8 @@ Retry rules, in order of precedence:
 
 * A request that got no response is retried only when it is declared ``retry_safe``, or when it
   provably never left this machine (the connection could not be opened). So a call-placing
-  request is never sent twice, whatever fails.
+  request is never sent twice, whatever fails; ``_send_once`` keeps aiohttp's own re-send of
+  idempotent methods away from requests that are not retry-safe.
 * A 401 on a renewable credential renews it once (single-flight) and repeats the request once:
   the server rejected the request unprocessed, so this holds for call placement too.
 * 408, 429 and 5xx are retried only for ``retry_safe`` requests, after ``Retry-After`` or an
@@ -41,6 +42,7 @@ from talkstack_async._json import loads, loads_common
 from talkstack_async._logging import logger
 from talkstack_async._redact import redact, scrub
 from talkstack_async._retry import RETRYABLE_STATUSES, backoff_delay, retry_after_seconds
+from talkstack_async._send_once import send_once_middlewares
 from talkstack_async._session import SessionHolder, base_headers
 
 __all__ = ["FilePart", "RequestSpec", "Transport"]
@@ -207,6 +209,11 @@ class Transport:
         started = time.perf_counter() if timed else None
         try:
             session = self._sessions.get()
+            once = (
+                None
+                if spec.endpoint.retry_safe
+                else send_once_middlewares(session, self._sessions.owned)
+            )
             async with session.request(
                 spec.method,
                 url,
@@ -217,6 +224,7 @@ class Transport:
                 timeout=self._timeout,
                 # Redirects would carry x-api-key to wherever they point; an API never needs one.
                 allow_redirects=False,
+                middlewares=once,
             ) as response:
                 raw = await response.read()
                 status = response.status

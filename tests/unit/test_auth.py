@@ -12,8 +12,8 @@ from aioresponses import aioresponses
 from talkstack_async import (
     AsyncTalkstack,
     AuthenticationError,
-    InternalServerError,
     MissingCredentialsError,
+    RateLimitError,
     TokenSet,
 )
 from tests.conftest import API, sent
@@ -106,16 +106,33 @@ async def test_rejected_refresh_fails_every_waiter_with_authentication_error(
     assert sent(mocked, "GET", VOICES) == []
 
 
-async def test_refresh_that_hits_a_server_error_keeps_the_server_error(
+async def test_a_refresh_answered_with_a_server_error_is_not_sent_again(
     mocked: aioresponses,
 ) -> None:
+    # A 5xx may come after the server rotated the refresh token: it is spent.
     mocked.post(REFRESH, status=503, repeat=True)
+    expired = datetime.now(timezone.utc) - timedelta(seconds=1)
+    async with AsyncTalkstack(token="old", refresh_token="r", token_expires_at=expired) as c:
+        for _ in range(2):
+            with pytest.raises(AuthenticationError, match="consumed") as caught:
+                await c.voices.list()
+            assert "email= and password=" in str(caught.value)
+    assert len(sent(mocked, "POST", REFRESH)) == 1
+
+
+async def test_a_refresh_refused_with_429_keeps_the_refresh_token(mocked: aioresponses) -> None:
+    mocked.post(REFRESH, status=429)
+    mocked.post(REFRESH, payload=_token_body("t2", "ref-2", typo=False))
+    mocked.get(VOICES, payload={"voices": []})
     expired = datetime.now(timezone.utc) - timedelta(seconds=1)
     async with AsyncTalkstack(
         token="old", refresh_token="r", token_expires_at=expired, max_retries=0
     ) as c:
-        with pytest.raises(InternalServerError):
+        with pytest.raises(RateLimitError):
             await c.voices.list()
+        await c.voices.list()
+    bodies = [call.kwargs["json"] for call in sent(mocked, "POST", REFRESH)]
+    assert bodies == [{"refreshToken": "r"}, {"refreshToken": "r"}]
 
 
 async def test_the_typod_refresh_key_is_used_for_the_next_refresh(mocked: aioresponses) -> None:

@@ -1,0 +1,96 @@
+"""A request the endpoint table marks not retry-safe reaches the server at most once, over real
+sockets, whatever aiohttp does underneath (it re-sends GET/PUT/DELETE once on its own when a
+pooled connection drops after the server read the request).
+
+Each test warms the pool first, so the faulted request rides a reused keep-alive connection:
+the case aiohttp's internal retry is written for.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from talkstack_async import APIConnectionError, AsyncTalkstack
+from talkstack_async.testing import Fault, TalkstackEmulator
+
+
+async def _warm(client: AsyncTalkstack) -> None:
+    await client.voices.list()  # leaves a keep-alive connection in the pool
+
+
+async def test_generate_api_key_reaches_the_server_once_when_the_reused_connection_drops(
+    talkstack_server: TalkstackEmulator,
+) -> None:
+    account = talkstack_server.create_account()
+    options = talkstack_server.client_options()
+    async with AsyncTalkstack(**options, email=account.email, password=account.password) as client:
+        await _warm(client)
+        talkstack_server.faults.inject(
+            Fault.reset(after_processing=True), on="user.generate_api_key", times=1
+        )
+        with pytest.raises(APIConnectionError) as caught:
+            await client.user.generate_api_key()
+        assert caught.value.request_sent is True
+    assert talkstack_server.requests.count("user.generate_api_key") == 1
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+async def test_raw_request_not_retry_safe_reaches_the_server_once(
+    talkstack_server: TalkstackEmulator, method: str
+) -> None:
+    seed = talkstack_server.seed()
+    operation = {"GET": "projects.get", "PUT": "projects.update", "DELETE": "projects.delete"}
+    async with AsyncTalkstack(**talkstack_server.client_options(seed.account)) as client:
+        await _warm(client)
+        talkstack_server.faults.inject(
+            Fault.reset(after_processing=True), on=operation[method], times=1
+        )
+        json = {"description": "x"} if method == "PUT" else None
+        with pytest.raises(APIConnectionError):
+            await client.request(method, f"/project/{seed.project_id}", json=json)
+    assert talkstack_server.requests.count(operation[method]) == 1
+
+
+async def test_retry_safe_reads_still_ride_through_a_dropped_connection(
+    talkstack_server: TalkstackEmulator,
+) -> None:
+    seed = talkstack_server.seed()
+    async with AsyncTalkstack(**talkstack_server.client_options(seed.account)) as client:
+        await _warm(client)
+        talkstack_server.faults.inject(
+            Fault.reset(after_processing=True), on="projects.get", times=1
+        )
+        project = await client.projects.get(seed.project_id)
+    assert project.id == seed.project_id
+    assert talkstack_server.requests.count("projects.get") == 2
+
+
+async def test_make_call_reaches_the_server_once_when_the_reused_connection_drops(
+    talkstack_server: TalkstackEmulator,
+) -> None:
+    seed = talkstack_server.seed()
+    async with AsyncTalkstack(**talkstack_server.client_options(seed.account)) as client:
+        await client.calls.make("+14155550100", project_id=seed.project_id, agent_id=seed.agent_id)
+        talkstack_server.faults.inject(Fault.reset(after_processing=True), on="calls.make", times=1)
+        with pytest.raises(APIConnectionError) as caught:
+            await client.calls.make(
+                "+14155550101", project_id=seed.project_id, agent_id=seed.agent_id
+            )
+        assert caught.value.request_sent is True
+    assert talkstack_server.placed_numbers().count("+14155550101") == 1
+    assert talkstack_server.requests.count("calls.make") == 2
+
+
+async def test_batch_reaches_the_server_once_when_the_reused_connection_drops(
+    talkstack_server: TalkstackEmulator,
+) -> None:
+    seed = talkstack_server.seed()
+    rows = [{"number": "+14155550102"}]
+    async with AsyncTalkstack(**talkstack_server.client_options(seed.account)) as client:
+        await _warm(client)
+        talkstack_server.faults.inject(
+            Fault.reset(after_processing=True), on="calls.batch", times=1
+        )
+        with pytest.raises(APIConnectionError):
+            await client.calls.batch(rows, project_id=seed.project_id, agent_id=seed.agent_id)
+    assert talkstack_server.requests.count("calls.batch") == 1
