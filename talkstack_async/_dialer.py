@@ -50,7 +50,8 @@ from talkstack_async._errors import (
     TalkstackError,
     ValidationError,
 )
-from talkstack_async._journal import DialJournal
+from talkstack_async._journal import DialJournal, JournalWriteError, Verdict
+from talkstack_async._journal_index import DigestIndex
 from talkstack_async.models.call import Call, PlacedCall
 from talkstack_async.models.dial import CallRequest, DialOutcome, DialProgress, DialStatus
 
@@ -120,7 +121,7 @@ async def dial(
             await run.stop(feeder)
             await _close_source(source)
             if journal is not None:
-                await journal.wait_flushed()
+                await journal.flush()
                 journal.close()
 
 
@@ -143,7 +144,10 @@ class _Run:
         self.ready: asyncio.Queue[DialOutcome | None] = asyncio.Queue()
         self.slots = asyncio.Semaphore(settings.concurrency)
         self.tasks: set[asyncio.Task[None]] = set()
-        self.seen: set[bytes] = set()
+        # This run's requests, to skip repeats (the journal keeps them itself, in its index).
+        self.seen = DigestIndex() if journal is None else None
+        # Placements stopped mid-way, reported once their last records are written.
+        self.settled: list[tuple[DialOutcome, _Receipt | None, _Receipt | None]] = []
         self.failure: BaseException | None = None
         self.stopping = False
         self.waiting: tuple[int, Any, CallRequest] | None = None
@@ -160,6 +164,9 @@ class _Run:
             while self.failure is None:
                 item = await self._next(source)
                 if item is _END:
+                    break
+                if self.failed:  # it failed while we waited for a slot
+                    self.emit(_outcome(self.read - 1, item, DialStatus.NOT_ATTEMPTED, "run failed"))
                     break
                 await self._admit(self.read - 1, item)
             if self.failure is not None and not isinstance(self.failure, _InputError):
@@ -208,13 +215,18 @@ class _Run:
             self.emit(_outcome(index, item, DialStatus.FAILED, "invalid; not sent", error=exc))
             return
         digest = request_digest(request)
-        if digest in self.seen:
+        if self.seen is not None:
+            verdict = Verdict.REPEAT if digest in self.seen else Verdict.NEW
+            self.seen.set(digest, 0)
+        else:
+            assert self.journal is not None
+            verdict = self.journal.admit(digest)
+        if verdict is Verdict.REPEAT:
             detail = "the same request came earlier in this run"
             self.emit(_outcome(index, item, DialStatus.SKIPPED, detail, request, digest))
             return
-        self.seen.add(digest)
-        if self.journal is not None and digest in self.journal.done:
-            self.emit(self._journalled(index, item, request, digest))
+        if verdict is not Verdict.NEW:
+            self.emit(_journalled(index, item, request, digest, verdict))
             return
         if self.pacer is not None:
             self.waiting = (index, item, request)
@@ -229,20 +241,6 @@ class _Run:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    def _journalled(
-        self, index: int, item: Any, request: CallRequest, digest: bytes
-    ) -> DialOutcome:
-        assert self.journal is not None
-        sid = self.journal.done[digest]
-        if sid:
-            call = PlacedCall(sid=sid, to=request.number)
-            detail = "placed by an earlier run (journal)"
-            return _outcome(index, item, DialStatus.SKIPPED, detail, request, digest, call=call)
-        detail = (
-            "attempted by an earlier run that did not learn the result; it may have been placed"
-        )
-        return _outcome(index, item, DialStatus.SKIPPED, detail, request, digest)
-
     # -- one placement -------------------------------------------------------------------
 
     async def place(self, index: int, item: Any, request: CallRequest, digest: bytes) -> None:
@@ -254,25 +252,29 @@ class _Run:
         base = _outcome(index, item, DialStatus.NOT_ATTEMPTED, detail, request, digest)
         journal = self.journal
         outcome: DialOutcome | None = None
+        attempt: _Receipt | None = None
+        result: _Receipt | None = None
         sent = False  # once True, the request may have reached the server
         self.in_flight += 1
         try:
             if journal is not None:
-                await journal.write(_journal.attempt_record(key, index, request.number))
+                attempt = journal.submit(_journal.attempt_record(key, index, request.number))
+                await asyncio.shield(attempt)  # a cancelled waiter must not hide its fate
             sent = True
             outcome = await self._send(base, request)
             if journal is not None:
-                await journal.write(_result(key, outcome))
+                result = journal.submit(_result(key, outcome))
+                await asyncio.shield(result)
             if outcome.call is not None and self.watch is not None:
                 outcome = await self._watch(outcome, request, key)
         except asyncio.CancelledError:
             self.in_flight -= 1
-            self._settle_stopped(outcome or _stopped(base, sent), key)
+            self._settle_stopped(outcome or _stopped(base, sent), key, attempt)
             raise
         except Exception as exc:  # the journal failed: stop the run, keep the outcome
             self.fail(exc)
         self.in_flight -= 1
-        self.emit(outcome or _stopped(base, sent))
+        self.emit(_as_journalled(outcome or _stopped(base, sent), attempt, result))
 
     async def _send(self, base: DialOutcome, request: CallRequest) -> DialOutcome:
         try:
@@ -295,26 +297,24 @@ class _Run:
             await self.journal.write(_journal.final_record(key, str(final.status)))
         return attrs.evolve(outcome, final=final)
 
-    def _settle_stopped(self, outcome: DialOutcome, key: str) -> None:
-        """Record and report what a cancelled placement leaves behind (no awaiting: the task
-        is being cancelled)."""
-        if outcome.status is DialStatus.PLACED:
-            # Cancelled while journalling the result or waiting for the call to end. The
-            # record is written again (harmless) in case the first write did not make it.
-            assert outcome.call is not None
-            if self.journal is not None:
-                self.journal.write_now(_result(key, outcome))
-            if self.watch is not None and outcome.final is None:
-                interrupted = DialInterruptedError("stopped before the call finished")
-                outcome = attrs.evolve(outcome, final_error=interrupted)
-            self.emit(outcome)
-            return
-        if self.journal is not None:
-            # UNKNOWN: a re-run skips it. NOT_ATTEMPTED: its attempt record may have reached
-            # the disk without the request being sent; this lets a re-run dial it.
-            error = str(outcome.error) if outcome.error else ""
-            self.journal.write_now(_journal.result_record(key, outcome.status.value, error=error))
-        self.emit(outcome)
+    def _settle_stopped(self, outcome: DialOutcome, key: str, attempt: _Receipt | None) -> None:
+        """Queue what a cancelled placement leaves behind; ``stop`` writes it for all of them
+        in one group commit, then reports them (no awaiting here: the task is cancelled)."""
+        if outcome.status is DialStatus.PLACED and self.watch is not None and outcome.final is None:
+            interrupted = DialInterruptedError("stopped before the call finished")
+            outcome = attrs.evolve(outcome, final_error=interrupted)
+        last: _Receipt | None = None
+        if self.journal is not None and attempt is not None:
+            # PLACED, FAILED: written again (harmless) in case the first write did not make
+            # it. UNKNOWN: a re-run skips it. NOT_ATTEMPTED: its attempt record may be on disk
+            # though the request was not sent; this withdrawal lets a re-run dial it.
+            if outcome.status is DialStatus.PLACED or outcome.status is DialStatus.FAILED:
+                record = _result(key, outcome)
+            else:
+                error = str(outcome.error) if outcome.error else ""
+                record = _journal.result_record(key, outcome.status.value, error=error)
+            last = self.journal.submit(record)
+        self.settled.append((outcome, attempt, last))
 
     # -- outcomes ------------------------------------------------------------------------
 
@@ -341,6 +341,10 @@ class _Run:
         except Exception as exc:
             self.fail(exc)
 
+    @property
+    def failed(self) -> bool:
+        return self.failure is not None
+
     def fail(self, exc: BaseException) -> None:
         if self.failure is None:
             self.failure = exc
@@ -350,6 +354,11 @@ class _Run:
         for task in list(self.tasks):
             task.cancel()
         await asyncio.gather(feeder, *self.tasks, return_exceptions=True)
+        if self.journal is not None:
+            await self.journal.flush()  # one group commit for every stopped placement
+        for outcome, attempt, last in self.settled:
+            self.emit(_as_journalled(outcome, attempt, last))
+        self.settled.clear()
         for index, (item, request, digest) in sorted(self.unstarted.items()):
             detail = "run stopped before sending"
             self.emit(_outcome(index, item, DialStatus.NOT_ATTEMPTED, detail, request, digest))
@@ -380,6 +389,66 @@ def _outcome(
         error=error,
         detail=detail,
     )
+
+
+_Receipt = asyncio.Future[None]
+"""A journal write's future: done once the record is on disk, or its write failed."""
+
+
+def _journalled(
+    index: int, item: Any, request: CallRequest, digest: bytes, sid: str
+) -> DialOutcome:
+    """The outcome of a request an earlier run placed (``sid``) or may have placed ("")."""
+    if sid:
+        call = PlacedCall(sid=sid, to=request.number)
+        detail = "placed by an earlier run (journal)"
+        return _outcome(index, item, DialStatus.SKIPPED, detail, request, digest, call=call)
+    detail = "attempted by an earlier run that did not learn the result; it may have been placed"
+    return _outcome(index, item, DialStatus.SKIPPED, detail, request, digest)
+
+
+def _on_disk(receipt: _Receipt | None) -> bool | None:
+    """Whether a journal write is on disk: True, False (failed and rolled back), or None
+    (unknown: the write failed and could not be rolled back, or never finished)."""
+    if receipt is None:
+        return False
+    if not receipt.done() or receipt.cancelled():
+        return None
+    error = receipt.exception()
+    if error is None:
+        return True
+    return False if isinstance(error, JournalWriteError) and error.rolled_back else None
+
+
+def _as_journalled(
+    outcome: DialOutcome, attempt: _Receipt | None, last: _Receipt | None
+) -> DialOutcome:
+    """``outcome`` restated, when the journal failed, as what a re-run will do with it.
+
+    A re-run skips a request whose attempt record is on disk unless a later record says it
+    was certainly not placed. So when that later record did not make it, the outcome is
+    ``UNKNOWN`` (a re-run skips it), with the truth in its detail; when the attempt record was
+    rolled back, ``NOT_ATTEMPTED`` (a re-run dials it) is true as it stands.
+    """
+    if attempt is None:
+        return outcome  # no journal, or stopped before anything was written
+    status = outcome.status
+    if status is DialStatus.NOT_ATTEMPTED:
+        attempted = _on_disk(attempt)
+        if attempted is False or (attempted is True and _on_disk(last) is True):
+            return outcome
+        detail = (
+            "not sent; but the journal failed and may still hold its attempt, so a re-run "
+            "with it may skip it as 'may have been placed': dial it again yourself"
+        )
+    elif status is DialStatus.FAILED and _on_disk(last) is not True:
+        detail = (
+            f"certainly not placed ({outcome.detail}); but the journal failed before "
+            "recording that, so a re-run with it skips it: dial it again yourself"
+        )
+    else:
+        return outcome  # PLACED and UNKNOWN: a re-run skips them, as they say
+    return attrs.evolve(outcome, status=DialStatus.UNKNOWN, detail=detail)
 
 
 def _stopped(base: DialOutcome, sent: bool) -> DialOutcome:

@@ -4,12 +4,14 @@
 
     TalkstackError
     ├── ValidationError            bad arguments, raised before anything is sent
+    │   └── JournalInUseError      another dial run holds the journal
     ├── MissingCredentialsError    an endpoint needs credentials the client does not have
     ├── ClientClosedError          the client was used after ``aclose()``
     ├── PaginationError            the server's paging went wrong (e.g. it repeated a page)
     ├── WebhookPayloadError        a webhook body that is not a call-status event
     ├── CallWaitTimeoutError       a call did not finish before the deadline
     ├── DialInterruptedError       a dial run stopped while a placement was in flight
+    ├── JournalWriteError          a dial run's journal could not be written (disk full)
     └── APIError                   something went wrong talking to the API
         ├── APIConnectionError     the request did not get a response
         │   └── APITimeoutError
@@ -43,6 +45,8 @@ __all__ = [
     "ConflictError",
     "DialInterruptedError",
     "InternalServerError",
+    "JournalInUseError",
+    "JournalWriteError",
     "MissingCredentialsError",
     "NotFoundError",
     "PaginationError",
@@ -114,6 +118,24 @@ class CallWaitTimeoutError(TalkstackError, TimeoutError):
 class DialInterruptedError(TalkstackError):
     """The dial run stopped (cancelled or failed) while this placement was in flight: the call
     may or may not have been placed. A journal keeps it from being dialled again."""
+
+
+class JournalInUseError(ValidationError):
+    """Another dial run holds the journal (one run per journal)."""
+
+
+class JournalWriteError(TalkstackError, OSError):
+    """A dial run's journal could not be written (``__cause__`` is the operating system's
+    error: a full disk, an I/O error). The run stops placing calls.
+
+    ``rolled_back`` is True when the file was truncated back to its last complete record, so
+    it says exactly what happened before the failure; False when even that failed, and the
+    last records may or may not be on disk.
+    """
+
+    def __init__(self, message: str, *, rolled_back: bool) -> None:
+        self.rolled_back = rolled_back
+        super().__init__(message)
 
 
 class APIError(TalkstackError):

@@ -18,7 +18,7 @@ mechanism, change ``HistoryPaging`` only.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from itertools import repeat
 from typing import Any, TypeVar
 
@@ -109,7 +109,7 @@ async def iterate_history_pages(
     *,
     page_size: int,
     paging: HistoryPaging | None = None,
-) -> AsyncIterator[CallHistoryPage]:
+) -> AsyncGenerator[CallHistoryPage, None]:
     """Fetch page after page; ``fetch`` sends one request with the given paging fields.
 
     One request ahead: the next page's request is on the wire before the current page is

@@ -10,6 +10,7 @@ from collections.abc import (
     Iterable,
     Mapping,
 )
+from contextlib import aclosing
 from datetime import date
 from typing import Any
 
@@ -204,8 +205,11 @@ class AsyncCallsResource(AsyncResource):
                     sid, project_id=request.project_id, timeout=finish_timeout
                 )
 
-        async for outcome in dial(requests, settings, place=self._place, watch=watch):
-            yield outcome
+        # Closed with this generator, not when Python collects it: leaving aclosing() stops
+        # the run there and then (tasks ended, journal released).
+        async with aclosing(dial(requests, settings, place=self._place, watch=watch)) as run:
+            async for outcome in run:
+                yield outcome
 
     async def _place(self, request: CallRequest) -> PlacedCall:
         assert request.project_id is not None
@@ -255,7 +259,7 @@ class AsyncCallsResource(AsyncResource):
             ValidationError: A malformed filter (before any request).
             PaginationError: The server repeated a page (see ``talkstack_async._pagination``).
         """
-        async for page in self.history_pages(
+        pages = self.history_pages(
             project_id,
             to=to,
             from_=from_,
@@ -267,9 +271,11 @@ class AsyncCallsResource(AsyncResource):
             ended_before=ended_before,
             ended_after=ended_after,
             page_size=page_size,
-        ):
-            for call in page.items:
-                yield call
+        )
+        async with aclosing(pages):
+            async for page in pages:
+                for call in page.items:
+                    yield call
 
     async def history_pages(
         self,
@@ -304,8 +310,9 @@ class AsyncCallsResource(AsyncResource):
         async def fetch(paging: Mapping[str, Any]) -> Any:
             return await self._send(ep.CALL_HISTORY, **filters, **paging)
 
-        async for page in iterate_history_pages(fetch, page_size=page_size):
-            yield page
+        async with aclosing(iterate_history_pages(fetch, page_size=page_size)) as pages:
+            async for page in pages:
+                yield page
 
     async def analyze(
         self, sid: str, *, questions: Iterable[AnalysisQuestion | Mapping[str, Any]]

@@ -179,11 +179,13 @@ def test_a_torn_or_corrupt_journal(tmp_path: Path) -> None:
     journal = tmp_path / "j.jsonl"
     key = "ab" * 16
     journal.write_text(
-        json.dumps({"event": "attempt", "key": key, "index": 0, "number": "+1"}) + "\n"
+        '{"talkstack_journal": 1}\n'
+        + json.dumps({"event": "attempt", "key": key, "index": 0, "number": "+1"})
+        + "\n"
         '{"event": "placed", "ke'  # a crash in the middle of a write
     )
     opened = DialJournal(journal)
-    assert opened.done == {bytes.fromhex(key): ""}  # attempted, result unknown: skip it
+    assert dict(opened.skips()) == {bytes.fromhex(key): ""}  # attempted, result unknown: skip
     opened.close()
     journal.write_text('{"event": "attempt"\n{"talkstack_journal": 1}\n')
     with pytest.raises(ValidationError, match="line 1 is not a journal record"):
@@ -291,8 +293,12 @@ async def test_a_failing_run_still_reports_every_input(
         await drain(run, outcomes)
     assert sorted(o.index for o in outcomes) == list(range(40))
     grouped = by_status(outcomes)
-    assert len(grouped[DialStatus.PLACED]) <= 5 + 3  # what was in flight when it broke
-    assert len(grouped[DialStatus.NOT_ATTEMPTED]) >= 40 - 8
+    # Those in flight when it broke finish; not one placement starts after it: at most the
+    # inputs read by then are placed.
+    broke = seen[4]
+    placed = len(grouped[DialStatus.PLACED])
+    assert broke.placed + broke.in_flight <= placed <= broke.read
+    assert len(grouped[DialStatus.NOT_ATTEMPTED]) == 40 - placed
     assert talkstack_server.requests.count("calls.make") == len(grouped[DialStatus.PLACED])
     assert seen[-1].done == 40
 

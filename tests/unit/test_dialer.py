@@ -70,7 +70,7 @@ async def test_a_run_cancelled_at_any_step_reports_every_input_it_read(
     # A re-run dials exactly the ones that certainly were not sent.
     reopened = DialJournal(journal)
     maybe_sent = {o.key for o in outcomes if o.status is DialStatus.UNKNOWN}
-    assert {key.hex() for key in reopened.done} == maybe_sent
+    assert {key.hex() for key, _ in reopened.skips()} == maybe_sent
     reopened.close()
 
 
@@ -119,16 +119,17 @@ def test_a_withdrawn_attempt_is_dialled_again_whatever_the_order_on_disk(tmp_pat
     key = "cd" * 16
     path = tmp_path / "j.jsonl"
     path.write_text(
+        '{"talkstack_journal": 1}\n'
         '{"event": "not_attempted", "key": "' + key + '", "run": "r1"}\n'
         '{"event": "attempt", "key": "' + key + '", "run": "r1", "index": 0, "number": "+1"}\n'
         '{"event": "attempt", "key": "' + "ef" * 16 + '", "run": "r1", "index": 1}\n'
     )
     journal = DialJournal(path)
-    assert journal.done == {bytes.fromhex("ef" * 16): ""}  # only the unwithdrawn attempt
+    assert dict(journal.skips()) == {bytes.fromhex("ef" * 16): ""}  # only the unwithdrawn one
     journal.close()
 
 
-async def test_a_rerun_right_after_a_bare_break_waits_for_the_abandoned_run(
+async def test_a_bare_break_leaves_the_journal_locked_and_says_how_to_stop_at_once(
     tmp_path: Path,
 ) -> None:
     async def place(request: CallRequest) -> PlacedCall:
@@ -136,9 +137,87 @@ async def test_a_rerun_right_after_a_bare_break_waits_for_the_abandoned_run(
         return PlacedCall(sid="CA" + request.number[1:], to=request.number)
 
     journal = tmp_path / "j.jsonl"
-    async for _ in dial(numbers(30), settings(journal=journal), place=place, watch=None):
-        break  # no aclosing: Python closes the generator a moment later, from the loop
+    run = dial(numbers(30), settings(journal=journal), place=place, watch=None)
+    async for _ in run:
+        break  # no aclosing: the run goes on until the generator is closed
+    with pytest.raises(ValidationError, match=r"contextlib\.aclosing"):
+        await anext(dial(numbers(30), settings(journal=journal), place=place, watch=None))
+    await run.aclose()  # type: ignore[attr-defined]
     rerun = [o async for o in dial(numbers(30), settings(journal=journal), place=place, watch=None)]
     assert len(rerun) == 30
     assert {o.status for o in rerun} <= {DialStatus.PLACED, DialStatus.SKIPPED}
     assert sum(o.status is DialStatus.SKIPPED for o in rerun) >= 1
+
+
+async def test_stopping_a_thousand_placements_in_flight_writes_them_in_one_group_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import time
+
+    in_flight = asyncio.Event()
+    started = 0
+
+    async def place(request: CallRequest) -> PlacedCall:
+        nonlocal started
+        started += 1
+        if started == 1000:
+            in_flight.set()
+        await asyncio.Event().wait()
+        raise AssertionError
+
+    journal = tmp_path / "j.jsonl"
+    reported: list[DialProgress] = []
+    run = dial(
+        numbers(1000),
+        settings(concurrency=1000, journal=journal, progress=reported.append),
+        place=place,
+        watch=None,
+    )
+    waiter = asyncio.ensure_future(anext(run))  # type: ignore[arg-type]
+    await asyncio.wait_for(in_flight.wait(), 30)
+    fsyncs = 0
+    real_fsync = os.fsync
+
+    def counting_fsync(fd: int) -> None:
+        nonlocal fsyncs
+        fsyncs += 1
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", counting_fsync)
+    stopping = time.monotonic()
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    await run.aclose()  # type: ignore[attr-defined]
+    took = time.monotonic() - stopping
+    assert fsyncs <= 2  # one group commit (plus at most one already under way)
+    assert took < 2.5, f"cleanup took {took:.1f} s, half the blocking facade's window"
+    outcomes = [update.last for update in reported]
+    assert len(outcomes) == 1000
+    assert {o.status for o in outcomes} == {DialStatus.UNKNOWN}
+    reopened = DialJournal(journal)
+    assert len(dict(reopened.skips())) == 1000
+    reopened.close()
+
+
+async def test_no_placement_starts_once_the_run_has_failed() -> None:
+    placed: list[str] = []
+
+    async def place(request: CallRequest) -> PlacedCall:
+        placed.append(request.number)
+        await asyncio.sleep(0.001)
+        return PlacedCall(sid="CA" + request.number[1:], to=request.number)
+
+    def progress(update: DialProgress) -> None:
+        if update.placed == 1:
+            raise RuntimeError("the progress callback broke")
+
+    run = dial(numbers(50), settings(concurrency=1, progress=progress), place=place, watch=None)
+    outcomes: list[DialOutcome] = []
+    with pytest.raises(RuntimeError, match="progress callback broke"):
+        async for outcome in run:  # type: ignore[attr-defined]
+            outcomes.append(outcome)
+    assert placed == ["+14150000000"]  # not one more after the failure
+    assert len(outcomes) == 50
+    assert [o.status for o in outcomes].count(DialStatus.NOT_ATTEMPTED) == 49
