@@ -127,6 +127,14 @@ class AsyncTalkstack:
         if not credentials:
             return NoAuth()
         tokens = None
+        if token_expires_at is not None and (
+            not isinstance(token_expires_at, datetime) or token_expires_at.utcoffset() is None
+        ):
+            raise ValidationError(
+                "token_expires_at",
+                f"must be a timezone-aware datetime (e.g. datetime.now(timezone.utc) + "
+                f"timedelta(hours=2)), not {token_expires_at!r}",
+            )
         if "token" in credentials:
             tokens = TokenSet(
                 credentials["token"], credentials.get("refresh_token"), token_expires_at

@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 import attrs
 
-from talkstack_async._errors import APIResponseError
+from talkstack_async._errors import APIResponseError, ValidationError
 
 __all__ = ["AuthKind", "Endpoint", "Host", "unwrap"]
 
@@ -99,7 +99,11 @@ class Endpoint:
 def _path_segment(value: Any) -> str:
     text = value if value.__class__ is str else str(value)
     # Typical ids are alphanumeric: nothing to encode, and quote() costs microseconds.
-    return text if text.isascii() and text.isalnum() else quote(text, safe="")
+    if text.isascii() and text.isalnum():
+        return text
+    if not text.strip("."):  # "." and ".." stay dots when encoded, and walk the path
+        raise ValidationError("id", f"{text!r} is not an id (in a path it names another route)")
+    return quote(text, safe="")
 
 
 def unwrap(endpoint: Endpoint, body: Any, *, status: int) -> Any:

@@ -5,8 +5,13 @@ ASSUMPTION (the docs show only ``pageSize``, default 20, and not how to ask for 
 * page N is requested by adding ``"page": N`` (1-based) to the JSON body;
 * if a response carries a cursor (``nextPageToken``, ``next_page_token``, ``nextCursor`` or
   ``next_cursor``), the next request sends it back as ``"pageToken"`` instead;
-* the pages end at a page shorter than ``pageSize``, an empty page, a 404 ("call list is
-  empty"), ``hasMore``/``has_more`` false, or ``page`` reaching ``totalPages``/``total_pages``;
+* the pages end at ``page`` reaching ``totalPages``/``total_pages`` when the server sends it,
+  else at a page shorter than the server's page size (its ``pageSize`` in the answer; a server
+  may cap what was asked), an empty page, a 404 ("call list is empty") or ``hasMore``/
+  ``has_more`` false (see ``HistoryPaging`` for a short first page);
+* calls placed during the iteration push older ones onto later pages: a call already yielded
+  on the previous page is not yielded again. A concurrent *deletion* can still make a call
+  move to an earlier page and be missed; offset paging cannot prevent that;
 * the items are the body itself when it is an array, else the first array found under
   ``data``, ``calls``, ``callHistory``, ``items`` or ``results`` (one level of nesting allowed).
 
@@ -79,7 +84,19 @@ def split_page(payload: Any) -> RawPage:
 
 
 class HistoryPaging:
-    """Decides the paging fields of each call-history request (see the module docstring)."""
+    """Decides the paging fields of each call-history request (see the module docstring).
+
+    One instance per iteration: it learns the server's page size. A server may serve fewer
+    items a page than asked (a cap below ``pageSize``); when it says so (``pageSize`` in the
+    answer) that size is what a last page is shorter than. When it does not, a short first
+    page may be a cap or the whole history, so page 2 is asked for once (one extra request
+    for a short history, sent while page 1 is read): empty or the same as page 1 means the
+    end, anything else reveals the cap.
+    """
+
+    def __init__(self) -> None:
+        self.size: int | None = None  # the server's page size, once known
+        self.probing = False  # page 2 was asked for after a short page 1
 
     def first(self) -> dict[str, Any]:
         return {"page": 1}
@@ -89,6 +106,7 @@ class HistoryPaging:
     ) -> dict[str, Any] | None:
         """The paging fields of the next request, or None when this page was the last."""
         meta = page.meta
+        self.probing = False
         if not page.items or meta.get("hasMore", meta.get("has_more")) is False:
             return None
         for key in _CURSOR_KEYS:
@@ -97,11 +115,18 @@ class HistoryPaging:
                 return {"page_token": cursor}
         number = request.get("page", 1)
         total = meta.get("totalPages", meta.get("total_pages"))
-        if isinstance(total, int) and number >= total:
-            return None
-        if len(page.items) < page_size:
-            return None
-        return {"page": number + 1}
+        if isinstance(total, int) and not isinstance(total, bool):
+            return {"page": number + 1} if number < total else None
+        served = meta.get("pageSize", meta.get("page_size"))
+        if isinstance(served, int) and not isinstance(served, bool) and served > 0:
+            self.size = min(served, page_size)
+        if len(page.items) >= (self.size or page_size):
+            return {"page": number + 1}
+        if number == 1 and self.size is None:
+            self.size = len(page.items)  # a cap, or the whole history: page 2 tells
+            self.probing = True
+            return {"page": 2}
+        return None
 
 
 async def iterate_history_pages(
@@ -121,6 +146,7 @@ async def iterate_history_pages(
     request: Mapping[str, Any] = paging.first()
     structure_call = converter.get_structure_hook(Call)
     previous: list[Any] | None = None
+    seen: frozenset[Any] = frozenset()  # the previous page's sids
     number = 0
     following: Mapping[str, Any] | None = None
     ahead: asyncio.Future[Any] | None = None
@@ -130,6 +156,8 @@ async def iterate_history_pages(
             try:
                 page = split_page(payload)
                 repeated = page.items == previous
+                if repeated and paging.probing:
+                    return  # a short page 1 served again: the server ignores paging, all fit
                 following = paging.after(request, page, page_size) if page.items else None
                 if following is not None and not repeated:
                     ahead = asyncio.ensure_future(fetch(following))
@@ -148,14 +176,21 @@ async def iterate_history_pages(
                 ) from exc
             if not items:
                 return
+            fresh = items
+            if seen:
+                # Calls placed meanwhile push older ones onto the next page: never yield a
+                # call twice across a page boundary.
+                fresh = tuple(call for call in items if call.sid not in seen)
             if repeated:
                 raise PaginationError(
                     f"the server sent page {number} again for page {number + 1}; it does not "
                     "seem to support the paging this SDK assumes (see talkstack_async._pagination)"
                 )
             previous = page.items
+            seen = frozenset(call.sid for call in items)
             number += 1
-            yield CallHistoryPage(items=items, page_number=number)
+            if fresh:
+                yield CallHistoryPage(items=fresh, page_number=number)
             if ahead is None or following is None:
                 return
             request, payload = following, await ahead

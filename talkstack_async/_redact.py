@@ -6,12 +6,20 @@ secret strings a client holds are scrubbed from any text the SDK produces from s
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
-__all__ = ["REDACTED", "redact", "scrub"]
+__all__ = ["PERSONAL", "REDACTED", "for_debug_log", "redact", "scrub"]
 
 REDACTED = "[REDACTED]"
+PERSONAL = "[PERSONAL]"
+
+# Phone numbers and the values that fill an agent's prompt (names, appointments, ...) are
+# personal data: masked in debug logs unless TALKSTACK_LOG_PERSONAL_DATA=1 says otherwise.
+_PERSONAL_KEYS = frozenset(
+    {"number", "to", "from", "phonenumber", "e164", "dynamicvariables", "callernumber"}
+)
 
 # Compared case-insensitively with "-" and "_" removed, so "refresh_token", "refreshToken" and
 # the API's typo "resfreshToken" all match.
@@ -34,7 +42,7 @@ _SECRET_KEYS = frozenset(
 
 
 def _is_secret_key(key: object) -> bool:
-    return isinstance(key, str) and key.lower().replace("_", "").replace("-", "") in _SECRET_KEYS
+    return isinstance(key, str) and _normal(key) in _SECRET_KEYS
 
 
 def redact(value: Any, secrets: Collection[str] = ()) -> Any:
@@ -47,6 +55,29 @@ def redact(value: Any, secrets: Collection[str] = ()) -> Any:
     if isinstance(value, str) and secrets:
         return scrub(value, secrets)
     return value
+
+
+def for_debug_log(value: Any) -> Any:
+    """``value`` (already redacted) as a debug log may show it: personal data masked, unless
+    the user opted in with ``TALKSTACK_LOG_PERSONAL_DATA=1``."""
+    if os.environ.get("TALKSTACK_LOG_PERSONAL_DATA", "").strip().lower() in ("1", "true", "yes"):
+        return value
+    return _mask_personal(value)
+
+
+def _mask_personal(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {
+            k: PERSONAL if _normal(k) in _PERSONAL_KEYS else _mask_personal(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [_mask_personal(v) for v in value]
+    return value
+
+
+def _normal(key: object) -> object:
+    return key.lower().replace("_", "").replace("-", "") if isinstance(key, str) else key
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+from contextvars import ContextVar
+from typing import Any
 
 import aiohttp
+from aiohttp.connector import Connection
 
 from talkstack_async._config import ClientConfig
 from talkstack_async._errors import ClientClosedError, TalkstackError
 from talkstack_async._version import __version__
 
-__all__ = ["SessionHolder", "base_headers"]
+__all__ = ["SessionHolder", "base_headers", "connecting"]
+
+connecting: ContextVar[bool] = ContextVar("talkstack_connecting", default=False)
+"""True while the current attempt waits for its connection (a free slot in a full pool, or the
+TCP and TLS connect): a timeout then proves the request never left this machine. Set only by
+the client's own connector; the transport clears it before each attempt. Without our connector
+(an injected session, a mocked transport) it stays False, and a timeout counts as maybe sent."""
 
 
 def base_headers(config: ClientConfig) -> dict[str, str]:
@@ -20,6 +29,18 @@ def base_headers(config: ClientConfig) -> dict[str, str]:
         "Accept": "application/json",
         **config.default_headers,
     }
+
+
+class _Connector(aiohttp.TCPConnector):
+    """aiohttp's connector, telling the transport while an attempt waits for its connection."""
+
+    async def connect(
+        self, req: aiohttp.ClientRequest, traces: list[Any], timeout: aiohttp.ClientTimeout
+    ) -> Connection:
+        connecting.set(True)
+        connection = await super().connect(req, traces, timeout)
+        connecting.set(False)
+        return connection
 
 
 class SessionHolder:
@@ -49,7 +70,7 @@ class SessionHolder:
         session = self._session
         if session is None:
             self._loop = asyncio.get_running_loop()
-            connector = aiohttp.TCPConnector(
+            connector = _Connector(
                 limit=self._config.max_connections,
                 limit_per_host=self._config.max_connections_per_host,
             )

@@ -40,10 +40,10 @@ from talkstack_async._errors import (
 )
 from talkstack_async._json import loads, loads_common
 from talkstack_async._logging import logger
-from talkstack_async._redact import redact, scrub
+from talkstack_async._redact import for_debug_log, redact, scrub
 from talkstack_async._retry import RETRYABLE_STATUSES, backoff_delay, retry_after_seconds
 from talkstack_async._send_once import send_once_middlewares
-from talkstack_async._session import SessionHolder, base_headers
+from talkstack_async._session import SessionHolder, base_headers, connecting
 
 __all__ = ["FilePart", "RequestSpec", "Transport"]
 
@@ -203,17 +203,16 @@ class Transport:
                 "talkstack request %s %s params=%s body=%s",
                 spec.method,
                 spec.path,
-                spec.params,
-                self._safe(redact(spec.json)),
+                for_debug_log(spec.params),
+                self._safe(for_debug_log(redact(spec.json))),
             )
         started = time.perf_counter() if timed else None
+        owned = self._sessions.owned
+        if owned:
+            connecting.set(False)
         try:
             session = self._sessions.get()
-            once = (
-                None
-                if spec.endpoint.retry_safe
-                else send_once_middlewares(session, self._sessions.owned)
-            )
+            once = None if spec.endpoint.retry_safe else send_once_middlewares(session, owned)
             async with session.request(
                 spec.method,
                 url,
@@ -245,7 +244,8 @@ class Transport:
                 retries + 1,
             )
         if debug:
-            logger.debug("talkstack response body=%s", self._safe(redact(_decode(raw)[1])))
+            body = for_debug_log(redact(_decode(raw)[1]))
+            logger.debug("talkstack response body=%s", self._safe(body))
         return status, response_headers, raw
 
     def _url(self, host: Host, path: str) -> URL:
@@ -258,9 +258,12 @@ class Transport:
         return url
 
     def _no_response(self, spec: RequestSpec, exc: BaseException) -> _NoResponse:
-        # Only a failure to connect proves the request never left; anything later may have
-        # reached the server (a read timeout, a reset after sending, a broken response).
-        never_sent = isinstance(exc, (aiohttp.ConnectionTimeoutError, aiohttp.ClientConnectorError))
+        # Only a failure to connect, or a timeout before the attempt had a connection (a full
+        # pool), proves the request never left; anything later may have reached the server
+        # (a read timeout, a reset after sending, a broken response).
+        never_sent = isinstance(
+            exc, (aiohttp.ConnectionTimeoutError, aiohttp.ClientConnectorError)
+        ) or (isinstance(exc, asyncio.TimeoutError) and connecting.get())
         if isinstance(exc, (aiohttp.ClientSSLError, aiohttp.ClientConnectorCertificateError)):
             never_sent = False  # retrying does not fix a certificate
         error_class = (

@@ -54,8 +54,13 @@ def check_id(argument: str, value: object) -> str:
     if len(text) > _MAX_ID_LENGTH:
         raise ValidationError(argument, f"is longer than {_MAX_ID_LENGTH} characters")
     # Typical ids are alphanumeric: one C call settles them, before the slower checks.
-    if not text.isalnum() and (not text.isprintable() or _WHITESPACE.search(text)):
-        raise ValidationError(argument, "must not contain whitespace or control characters")
+    if not text.isalnum():
+        if not text.isprintable() or _WHITESPACE.search(text):
+            raise ValidationError(argument, "must not contain whitespace or control characters")
+        if not text.strip("."):
+            raise ValidationError(
+                argument, f"{text!r} is not an id (in a path it names another route)"
+            )
     return text
 
 

@@ -15,7 +15,8 @@ class Model:
     """Base of the response models: frozen, slotted attrs classes.
 
     Fields a model does not know are kept in ``extra`` under the API's own names, so nothing the
-    server sends is lost and a new server field never breaks parsing.
+    server sends is lost and a new server field never breaks parsing. ``extra`` counts for
+    equality, and models hash by their content (see ``_content_hash``).
 
     Subclasses are ``@attrs.frozen`` and end with ``extra: Mapping[str, Any] = extra_field()``.
     """
@@ -25,13 +26,38 @@ class Model:
     # base and slots, then give them their model class.
     __slots__ = ("__weakref__",)
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__attrs_attrs__" in cls.__dict__:  # attrs' final (slotted) class
+            cls.__hash__ = _content_hash  # type: ignore[method-assign]
+
     if TYPE_CHECKING:  # every subclass is an attrs class: let the type checker know
         __attrs_attrs__: ClassVar[Any]
 
 
+def _content_hash(self: Any) -> int:
+    """Models are equal when their fields are (``extra`` included: two answers that differ in a
+    field the SDK does not know are different answers), and hash by the same content. attrs
+    would hash the fields as they are, and a ``dict`` field (``data``, ``extra``) would make
+    every model unhashable; here they are hashed frozen (dicts as frozensets of items, lists
+    as tuples), which equal models share."""
+    fields = type(self).__attrs_attrs__
+    return hash((type(self), *(_frozen(getattr(self, f.name)) for f in fields if f.eq)))
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, dict):
+        return frozenset((key, _frozen(item)) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(item) for item in value)
+    if isinstance(value, set):
+        return frozenset(value)
+    return value
+
+
 def extra_field(*, secret: bool = False) -> Any:
     """The ``extra`` field: the fields the SDK does not know, under the API's names."""
-    return attrs.field(factory=dict, kw_only=True, eq=False, repr=not secret)
+    return attrs.field(factory=dict, kw_only=True, repr=not secret)
 
 
 def wire(*names: str, default: Any = attrs.NOTHING, secret: bool = False) -> Any:

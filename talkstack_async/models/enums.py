@@ -14,17 +14,39 @@ __all__ = [
 ]
 
 
+# Unknown values' pseudo-members, one per class and value, so that they are singletons like
+# real members (``is`` works, and they pickle to themselves).
+_PSEUDO: dict[tuple[type, object], Any] = {}
+
+
 class _OpenStrEnum(str, enum.Enum):
-    """A string enum that turns an unknown value into a pseudo-member instead of raising."""
+    """A string enum that turns an unknown value into a pseudo-member instead of raising.
+
+    Values are matched case-insensitively: the API writes statuses in lower case and question
+    types capitalised, and ``"COMPLETED"`` or ``"boolean"`` mean the same member (its ``value``
+    stays the API's spelling). A value that matches no member becomes a pseudo-member that
+    keeps the spelling it came with, is not ``is_known``, and is the same object every time.
+    """
 
     @classmethod
     def _missing_(cls, value: object) -> Any:
         if not isinstance(value, str):
             return None
-        member = str.__new__(cls, value)
-        member._name_ = value.upper().replace("-", "_")
-        member._value_ = value
-        return member
+        folded = value.casefold()
+        for known in cls:
+            if known.value.casefold() == folded:
+                return known
+        key = (cls, value)
+        pseudo = _PSEUDO.get(key)
+        if pseudo is None:
+            pseudo = str.__new__(cls, value)
+            pseudo._name_ = value.upper().replace("-", "_")
+            pseudo._value_ = value
+            pseudo = _PSEUDO.setdefault(key, pseudo)
+        return pseudo
+
+    def __reduce_ex__(self, protocol: object) -> Any:
+        return type(self), (self._value_,)
 
     def __str__(self) -> str:
         return str(self.value)
@@ -40,10 +62,17 @@ class _OpenIntEnum(enum.IntEnum):
     def _missing_(cls, value: object) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
             return None
-        member = int.__new__(cls, value)
-        member._name_ = f"UNKNOWN_{value}"
-        member._value_ = value
+        key = (cls, value)
+        member = _PSEUDO.get(key)
+        if member is None:
+            member = int.__new__(cls, value)
+            member._name_ = f"UNKNOWN_{value}"
+            member._value_ = value
+            member = _PSEUDO.setdefault(key, member)
         return member
+
+    def __reduce_ex__(self, protocol: object) -> Any:
+        return type(self), (self._value_,)
 
 
 class CallStatus(_OpenStrEnum):

@@ -326,9 +326,13 @@ def call_history(r: Incoming) -> Any:
     (project_id,) = need(r.body, "projectId")
     project = r.store.project(r.me, project_id)
     page, size = page_bounds(r.body)
+    if r.store.history_page_cap is not None:
+        size = min(size, r.store.history_page_cap)
     items, total = r.store.history(project, HistoryFilter.from_query(r.query), page, size)
     if not items:
         raise Refusal(404, "call list is empty.")
+    if not r.store.history_hints:
+        return ok("successfully fetched call history.", data=items)
     pages = -(-total // size)
     return ok("successfully fetched call history.", data=items, page=page, pageSize=size,
               totalPages=pages, total=total)  # fmt: skip

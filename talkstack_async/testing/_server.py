@@ -68,7 +68,12 @@ class TalkstackEmulator:
         token_ttl: float = 7200.0,
         status_interval: float = 0.2,
         fault_seed: int | None = None,
+        history_page_cap: int | None = None,
+        history_hints: bool = True,
     ) -> None:
+        """``history_page_cap`` makes call-history pages at most that long whatever
+        ``pageSize`` asks (a server-side cap); ``history_hints=False`` leaves ``page``,
+        ``pageSize``, ``totalPages`` and ``total`` out of its answers (a terser server)."""
         self._host, self._ports = host, (port, calls_port)
         self.faults = Faults(fault_seed)
         self.requests = RequestLog()
@@ -77,6 +82,8 @@ class TalkstackEmulator:
             monotonic=time.monotonic,
             status_interval=status_interval,
             accounts=Accounts(clock=time.time, token_ttl=token_ttl),
+            history_page_cap=history_page_cap,
+            history_hints=history_hints,
         )
         self._webhooks = WebhookDispatcher(self._store, time.time)
         self._store.on_call_placed.append(self._webhooks.call_placed)

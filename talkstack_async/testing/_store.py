@@ -69,6 +69,8 @@ class Store:
     calls: dict[str, CallRecord] = attrs.field(factory=dict)
     seeded: dict[str, SeededCalls] = attrs.field(factory=dict)
     on_call_placed: list[Callable[[CallRecord], None]] = attrs.field(factory=list)
+    history_page_cap: int | None = None  # serve at most this many calls a history page
+    history_hints: bool = True  # send page, pageSize, totalPages and total with each page
 
     # -- projects ---------------------------------------------------------------------------
     def project(self, user: UserRecord, project_id: str, *, missing: int = 400) -> ProjectRecord:

@@ -8,9 +8,11 @@ the case aiohttp's internal retry is written for.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from talkstack_async import APIConnectionError, AsyncTalkstack
+from talkstack_async import APIConnectionError, APITimeoutError, AsyncTalkstack, DialStatus
 from talkstack_async.testing import Fault, TalkstackEmulator
 
 
@@ -94,3 +96,30 @@ async def test_batch_reaches_the_server_once_when_the_reused_connection_drops(
         with pytest.raises(APIConnectionError):
             await client.calls.batch(rows, project_id=seed.project_id, agent_id=seed.agent_id)
     assert talkstack_server.requests.count("calls.batch") == 1
+
+
+async def test_a_placement_that_timed_out_waiting_for_a_pooled_connection_was_never_sent(
+    talkstack_server: TalkstackEmulator,
+) -> None:
+    seed = talkstack_server.seed()
+    talkstack_server.faults.inject(Fault.latency(1.0), on="projects.get")
+    options = talkstack_server.client_options(seed.account)
+    async with AsyncTalkstack(**options, max_connections=1, max_retries=0) as client:
+        holder = asyncio.ensure_future(client.projects.get(seed.project_id))
+        await asyncio.sleep(0.3)  # it holds the only connection for a second
+        assert not holder.done()
+        quick = client.with_options(timeout=0.2)
+        with pytest.raises(APITimeoutError) as caught:
+            await quick.calls.make(
+                "+14155550103", project_id=seed.project_id, agent_id=seed.agent_id
+            )
+        assert caught.value.request_sent is False
+        outcomes = [
+            o
+            async for o in quick.calls.dial_many(
+                ["+14155550104"], project_id=seed.project_id, agent_id=seed.agent_id
+            )
+        ]
+        await holder
+    assert [o.status for o in outcomes] == [DialStatus.FAILED]  # safe to try again
+    assert talkstack_server.requests.count("calls.make") == 0

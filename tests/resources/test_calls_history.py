@@ -47,7 +47,7 @@ async def _sids(client: AsyncTalkstack, page_size: int) -> list[str | None]:
     ("total", "page_size", "requests"),
     [
         (0, 10, 1),  # the 404 "call list is empty"
-        (7, 10, 1),  # one short page
+        (7, 10, 2),  # one short page: a cap or the end? page 2 (a 404) says the end
         (10, 10, 2),  # exactly full: one more request learns the end
         (95, 10, 10),  # many pages, the last short
     ],

@@ -635,7 +635,9 @@ async def test_batch_rows_are_rendered_to_the_documented_csv(mocked: aioresponse
 async def test_history_filters_reach_the_query_in_the_documented_form(
     mocked: aioresponses,
 ) -> None:
-    mocked.post(re.compile(rf"^{API}/call/get-call-history.*"), payload=[CALL_DATA])
+    history = re.compile(rf"^{API}/call/get-call-history.*")
+    mocked.post(history, payload=[CALL_DATA])
+    mocked.post(history, status=404, payload={"message": "call list is empty."})  # page 2
     async with AsyncTalkstack(api_key=API_KEY) as client:
         calls = [
             call
@@ -654,7 +656,9 @@ async def test_history_filters_reach_the_query_in_the_documented_form(
             )
         ]
     assert [c.sid for c in calls] == ["CA123"]
-    _, url, kwargs = _only_request(mocked)
+    (((_, url), sent_calls),) = mocked.requests.items()
+    assert [c.kwargs["json"]["page"] for c in sent_calls] == [1, 2]  # a short page 1, then the end
+    kwargs = sent_calls[0].kwargs
     assert url.path == "/call/get-call-history"
     assert kwargs["params"] == {
         "to": "+14155550123",

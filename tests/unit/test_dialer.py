@@ -215,9 +215,13 @@ async def test_no_placement_starts_once_the_run_has_failed() -> None:
 
     run = dial(numbers(50), settings(concurrency=1, progress=progress), place=place, watch=None)
     outcomes: list[DialOutcome] = []
-    with pytest.raises(RuntimeError, match="progress callback broke"):
+
+    async def drain() -> None:
         async for outcome in run:  # type: ignore[attr-defined]
             outcomes.append(outcome)
+
+    with pytest.raises(RuntimeError, match="progress callback broke"):
+        await drain()
     assert placed == ["+14150000000"]  # not one more after the failure
     assert len(outcomes) == 50
     assert [o.status for o in outcomes].count(DialStatus.NOT_ATTEMPTED) == 49

@@ -178,3 +178,53 @@ async def test_make_call_with_arbitrary_input_only_raises_validation_errors(
         assert re.fullmatch(r"\+[1-9][0-9]{7,14}", number)
         assert isinstance(project_id, str)
         assert project_id.strip()
+
+
+def test_a_naive_token_expiry_is_a_validation_error_before_anything_is_sent() -> None:
+    with pytest.raises(ValidationError, match="token_expires_at: must be a timezone-aware"):
+        AsyncTalkstack(token="t", refresh_token="r", token_expires_at=datetime(2030, 1, 1))
+    with pytest.raises(ValidationError, match="token_expires_at"):
+        AsyncTalkstack(token="t", token_expires_at="2030-01-01")  # type: ignore[arg-type]
+    aware = datetime(2030, 1, 1, tzinfo=timezone.utc)
+    AsyncTalkstack(token="t", token_expires_at=aware)  # fine
+
+
+@pytest.mark.parametrize("bad", [".", "..", "..."])
+async def test_an_id_made_of_dots_is_refused_before_it_reaches_a_path(
+    mocked: aioresponses, bad: str
+) -> None:
+    async with AsyncTalkstack(api_key=API_KEY) as client:
+        with pytest.raises(ValidationError, match="is not an id"):
+            await client.projects.get(bad)
+        with pytest.raises(ValidationError, match="is not an id"):
+            await client.voices.get(bad)
+        with pytest.raises(ValidationError, match="is not an id"):
+            await client.agents.list(bad)
+    assert not mocked.requests
+
+
+async def test_debug_logs_mask_phone_numbers_and_variables_unless_asked(
+    mocked: aioresponses, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG, logger="talkstack")
+    answer = {"call": {"call_id": "CA1", "to": "+14155550123", "from": "+18005550199"}}
+    mocked.post(f"{CALLS}/call/makeCall", payload=answer, repeat=True)
+    async with AsyncTalkstack(api_key=API_KEY) as client:
+        await client.calls.make(
+            "+14155550123", project_id="p", agent_id="a", dynamic_variables={"name": "Jo Smith"}
+        )
+        logged = caplog.text
+        assert "+14155550123" not in logged
+        assert "+18005550199" not in logged
+        assert "Jo Smith" not in logged
+        assert "[PERSONAL]" in logged
+        assert "CA1" in logged  # the rest is still there to debug with
+        caplog.clear()
+        monkeypatch.setenv("TALKSTACK_LOG_PERSONAL_DATA", "1")
+        await client.calls.make(
+            "+14155550123", project_id="p", agent_id="a", dynamic_variables={"name": "Jo Smith"}
+        )
+    assert "+14155550123" in caplog.text
+    assert "Jo Smith" in caplog.text
