@@ -21,6 +21,7 @@ from talkstack_async._errors import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    BlockingCallOnLoopError,
     CallWaitTimeoutError,
     ClientClosedError,
     ConflictError,
@@ -38,6 +39,7 @@ from talkstack_async._errors import (
     ValidationError,
     WebhookPayloadError,
 )
+from talkstack_async._session import SessionFactory
 from talkstack_async._version import __version__
 from talkstack_async._webhooks import call_status_webhook_handler, parse_call_status_event
 from talkstack_async.models import (
@@ -87,6 +89,7 @@ __all__ = [
     "BadRequestError",
     "BatchCallResult",
     "BatchSource",
+    "BlockingCallOnLoopError",
     "Call",
     "CallAnalysis",
     "CallHistoryPage",
@@ -120,6 +123,7 @@ __all__ = [
     "QuestionType",
     "RateLimitError",
     "RetryPolicy",
+    "SessionFactory",
     "SignupResult",
     "SignupStatus",
     "TalkstackError",

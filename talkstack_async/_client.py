@@ -16,7 +16,7 @@ from talkstack_async._auth import ApiKeyAuth, Auth, NoAuth, TokenAuth, TokenCall
 from talkstack_async._config import DEFAULT_TIMEOUTS, NOT_GIVEN, ClientConfig, NotGiven, Timeouts
 from talkstack_async._errors import ValidationError
 from talkstack_async._logging import configure_from_env
-from talkstack_async._session import SessionHolder
+from talkstack_async._session import SessionFactory, SessionHolder
 from talkstack_async._transport import RequestSpec, Transport
 from talkstack_async.models.user import LoginResult, TokenSet
 from talkstack_async.resources.agents import AsyncAgentsResource
@@ -42,7 +42,8 @@ class AsyncTalkstack:
 
     Use it as ``async with AsyncTalkstack(...) as client:`` or close it with
     ``await client.aclose()``. Its aiohttp session is created on first use inside the running
-    event loop; a ``session`` you pass in is used as is and never closed by the client.
+    event loop (by ``session_factory`` if given); a ``session`` you pass in is used as
+    is and never closed by the client.
 
     Args:
         api_key: An API key.
@@ -58,7 +59,11 @@ class AsyncTalkstack:
         timeout: A ``Timeouts`` or a total in seconds; None disables timeouts.
         max_retries: Retries of retry-safe requests (never of call placement).
         max_connections: The connection pool's size (0: unlimited).
-        session: An aiohttp session to use instead of creating one.
+        session: An aiohttp session to use instead of creating one (async code only: a
+            session belongs to the event loop it was made on).
+        session_factory: Makes the client's aiohttp session, called on the client's own
+            event loop on first use (your connector, trace configs, proxy settings); the
+            client closes what it returns. Works on both facades.
         allow_insecure_http: Allow plain ``http://`` to a non-loopback host.
         default_headers: Extra headers sent with every request.
     """
@@ -87,6 +92,7 @@ class AsyncTalkstack:
         max_retries: int = 2,
         max_connections: int = 100,
         session: aiohttp.ClientSession | None = None,
+        session_factory: SessionFactory | None = None,
         allow_insecure_http: bool = False,
         default_headers: Mapping[str, str] | None = None,
     ) -> None:
@@ -100,7 +106,11 @@ class AsyncTalkstack:
             allow_insecure_http=allow_insecure_http,
             default_headers=default_headers,
         )
-        self._sessions = SessionHolder(config, session)
+        if session is not None and session_factory is not None:
+            raise ValidationError("session_factory", "pass session or session_factory, not both")
+        if session_factory is not None and not callable(session_factory):
+            raise ValidationError("session_factory", "must be callable")
+        self._sessions = SessionHolder(config, session, session_factory)
         credentials = _credentials(api_key, email, password, token, refresh_token, os.environ)
         self._setup(config, self._make_auth(credentials, token_expires_at, on_tokens))
 

@@ -84,6 +84,11 @@ class DialSettings:
             isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0
         ):
             raise ValidationError("rate", f"must be a positive number of calls/s, not {rate!r}")
+        journal = self.journal
+        if journal is not None and (
+            not isinstance(journal, (str, os.PathLike)) or not os.fspath(journal)
+        ):
+            raise ValidationError("journal", f"must be a file path, not {journal!r}")
         if self.progress is not None and not callable(self.progress):
             raise ValidationError("progress", "must be callable")
 

@@ -7,6 +7,7 @@
     │   └── JournalInUseError      another dial run holds the journal
     ├── MissingCredentialsError    an endpoint needs credentials the client does not have
     ├── ClientClosedError          the client was used after ``aclose()``
+    ├── BlockingCallOnLoopError    the blocking client called from the SDK's own loop thread
     ├── PaginationError            the server's paging went wrong (e.g. it repeated a page)
     ├── WebhookPayloadError        a webhook body that is not a call-status event
     ├── CallWaitTimeoutError       a call did not finish before the deadline
@@ -40,6 +41,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "BlockingCallOnLoopError",
     "CallWaitTimeoutError",
     "ClientClosedError",
     "ConflictError",
@@ -92,6 +94,13 @@ class MissingCredentialsError(TalkstackError):
 
 class ClientClosedError(TalkstackError, RuntimeError):
     """The client was used after it was closed."""
+
+
+class BlockingCallOnLoopError(TalkstackError, RuntimeError):
+    """The blocking client was called from code the SDK runs on its own event loop (a
+    ``progress`` callback, a sync ``on_tokens``, a ``dial_many`` input generator): the call
+    would wait for the loop it blocks. Hand such work to another thread, or use the async
+    client from an async callback."""
 
 
 class PaginationError(TalkstackError):

@@ -207,12 +207,13 @@ class Transport:
                 self._safe(for_debug_log(redact(spec.json))),
             )
         started = time.perf_counter() if timed else None
-        owned = self._sessions.owned
-        if owned:
-            connecting.set(False)
         try:
             session = self._sessions.get()
-            once = None if spec.endpoint.retry_safe else send_once_middlewares(session, owned)
+            once = (
+                None
+                if spec.endpoint.retry_safe
+                else send_once_middlewares(session, self._sessions.owned)
+            )
             async with session.request(
                 spec.method,
                 url,
@@ -261,9 +262,12 @@ class Transport:
         # Only a failure to connect, or a timeout before the attempt had a connection (a full
         # pool), proves the request never left; anything later may have reached the server
         # (a read timeout, a reset after sending, a broken response).
+        waited = connecting.get()
+        if waited:
+            connecting.set(False)  # for this task's next attempt
         never_sent = isinstance(
             exc, (aiohttp.ConnectionTimeoutError, aiohttp.ClientConnectorError)
-        ) or (isinstance(exc, asyncio.TimeoutError) and connecting.get())
+        ) or (isinstance(exc, asyncio.TimeoutError) and waited)
         if isinstance(exc, (aiohttp.ClientSSLError, aiohttp.ClientConnectorCertificateError)):
             never_sent = False  # retrying does not fix a certificate
         error_class = (

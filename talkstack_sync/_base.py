@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any, TypeVar
 
-from talkstack_async import AsyncTalkstack
+from talkstack_async import AsyncTalkstack, ValidationError
 from talkstack_sync._portal import PortalRunner
 
 __all__ = ["SyncClientBase", "SyncResource"]
@@ -26,8 +26,16 @@ class SyncClientBase:
     _portal: PortalRunner
 
     def _attach(self, async_client: AsyncTalkstack, portal: PortalRunner) -> None:
+        if async_client._sessions.injected:
+            raise ValidationError(
+                "session",
+                "an aiohttp session belongs to the event loop it was made on, and the blocking "
+                "client runs its own loop in a thread: pass session_factory=lambda: "
+                "aiohttp.ClientSession(...) instead; the client calls it on that loop",
+            )
         self._async = async_client
         self._portal = portal
+        portal.bind(async_client.aclose)
         self._bind()
 
     def _bind(self) -> None:

@@ -34,6 +34,7 @@ from talkstack_async import (
     PhoneNumber,
     PlacedCall,
     Project,
+    SessionFactory,
     SignupResult,
     Timeouts,
     TokenCallback,
@@ -761,7 +762,8 @@ class Talkstack(SyncClientBase):
 
     Use it as ``with Talkstack(...) as client:`` or close it with
     ``client.close()``. Its aiohttp session is created on first use inside the client's
-    own event-loop thread; a ``session`` you pass in is used as is and never closed by the client.
+    own event-loop thread (by ``session_factory`` if given); a ``session`` you pass in is used as
+    is and never closed by the client.
 
     Args:
         api_key: An API key.
@@ -777,7 +779,11 @@ class Talkstack(SyncClientBase):
         timeout: A ``Timeouts`` or a total in seconds; None disables timeouts.
         max_retries: Retries of retry-safe requests (never of call placement).
         max_connections: The connection pool's size (0: unlimited).
-        session: An aiohttp session to use instead of creating one.
+        session: An aiohttp session to use instead of creating one (async code only: a
+            session belongs to the event loop it was made on).
+        session_factory: Makes the client's aiohttp session, called on the client's own
+            event loop on first use (your connector, trace configs, proxy settings); the
+            client closes what it returns. Works on both facades.
         allow_insecure_http: Allow plain ``http://`` to a non-loopback host.
         default_headers: Extra headers sent with every request.
     """
@@ -806,6 +812,7 @@ class Talkstack(SyncClientBase):
         max_retries: int = 2,
         max_connections: int = 100,
         session: aiohttp.ClientSession | None = None,
+        session_factory: SessionFactory | None = None,
         allow_insecure_http: bool = False,
         default_headers: Mapping[str, str] | None = None,
     ) -> None:
@@ -824,6 +831,7 @@ class Talkstack(SyncClientBase):
                 max_retries=max_retries,
                 max_connections=max_connections,
                 session=session,
+                session_factory=session_factory,
                 allow_insecure_http=allow_insecure_http,
                 default_headers=default_headers,
             ),

@@ -1,22 +1,48 @@
-"""Runs the async client on an event loop in a background thread (an anyio BlockingPortal).
+"""Runs the async client on an event loop in a background thread, and hops calls onto it.
 
-One portal per client, started on first use and stopped by ``close()``. Any number of threads
-may call through it at once; a thread that is itself running an event loop (a Jupyter cell)
-simply blocks on the portal's loop, so there is no "event loop is already running" error.
+The loop is anyio's: a daemon thread runs ``anyio.run(..., backend="asyncio")``, started on
+first use and stopped by ``close()``. Any number of threads may call through it at once; a
+thread that is itself running an event loop (a Jupyter cell) simply blocks on this one, so
+there is no "event loop is already running" error.
+
+The hop (a speed trick, measured by W4 in ``benchmarks/run.py`` and held to anyio's
+``BlockingPortal`` by ``tests/sync/test_portal.py``): the calling thread hands the coroutine
+function to the loop with ``loop.call_soon_threadsafe`` and waits on a bare lock that the task's
+done-callback releases. That is what ``anyio.from_thread.run(..., token=...)`` does on the
+asyncio backend (``run_coroutine_threadsafe``), minus its ``concurrent.futures.Future`` (a
+Condition and its locks per call) and minus the portal's task-group bookkeeping; anyio's
+``BlockingPortal.start_task_soon`` measured 0.95x ``httpx.Client`` where this hop is the cost
+the SDK adds. Keeping the task itself (which ``from_thread.run`` hides) is what lets an
+interrupted caller cancel it: Ctrl-C during a call cancels the request underneath and waits a
+few seconds at most for its cleanup (closing a generator, journalling what was in flight).
+
+Processes, not only threads:
+
+* The thread is a daemon, so a script that never calls ``close()`` still exits: a finalizer
+  (run when the client is collected, or at exit) closes the client's connections on its loop,
+  waits briefly, and warns ``ResourceWarning`` as an unclosed file would.
+* After ``fork()`` (gunicorn ``--preload``, Celery's prefork pool, ``multiprocessing``) the
+  child has no loop thread: the runner forgets the parent's loop and starts its own on first
+  use, and the async client forgets the parent's connections (``talkstack_async._session``).
+* A call from the loop thread itself (a ``progress`` callback, a sync ``on_tokens``, a
+  ``dial_many`` input generator calling the blocking client) would wait for the loop it is
+  blocking: it raises ``BlockingCallOnLoopError`` at once instead.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import os
 import threading
+import warnings
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 import anyio
-import anyio.from_thread
-from anyio.from_thread import BlockingPortal
 
-from talkstack_async import ClientClosedError
+from talkstack_async import BlockingCallOnLoopError, ClientClosedError
 
 __all__ = ["PortalRunner"]
 
@@ -24,60 +50,136 @@ T = TypeVar("T")
 
 _DONE: Any = object()
 _CLEANUP_WAIT = 5.0  # seconds a cancelled call may take to clean up before we give up on it
+_CLOSE_WAIT = 5.0  # seconds close() waits for the client's connections to close
+_ABANDONED_WAIT = 2.0  # the same for a client nobody closed (collected, or at exit)
+
+
+class _Loop:
+    """The loop thread's state: the thread holds this, never the runner, so an unclosed
+    runner can still be collected."""
+
+    __slots__ = ("ident", "loop", "stop", "thread")
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.stop: asyncio.Event | None = None
+        self.thread: threading.Thread | None = None
+        self.ident: int | None = None
+
+    def start(self) -> None:
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def main() -> None:
+            try:
+                anyio.run(self._serve, ready, backend="asyncio")
+            except BaseException as exc:  # pragma: no cover - the loop could not start
+                failure.append(exc)
+                ready.set()
+
+        self.thread = threading.Thread(target=main, name="talkstack-loop", daemon=True)
+        self.thread.start()
+        ready.wait()
+        if failure:
+            raise failure[0]
+
+    async def _serve(self, ready: threading.Event) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.stop = asyncio.Event()
+        self.ident = threading.get_ident()
+        ready.set()
+        await self.stop.wait()
+
+    def halt(self) -> None:
+        """Stop the loop (from any thread, without waiting)."""
+        loop, stop = self.loop, self.stop
+        if loop is not None and stop is not None:
+            with contextlib.suppress(RuntimeError):  # closed already
+                loop.call_soon_threadsafe(stop.set)
+
+
+class _Box:
+    """The runner's current loop, shared with its finalizer (which must not hold the runner)."""
+
+    __slots__ = ("iterators", "shutdown", "state")
+
+    def __init__(self) -> None:
+        self.state: _Loop | None = None
+        self.shutdown: Callable[[], Awaitable[None]] | None = None
+        # Async iterators a blocking generator is going through: closed before the client,
+        # one at a time, so that none is left for asyncio's shutdown to close (it closes all
+        # at once, and a generator that closes the one it wraps then finds it "already
+        # running").
+        self.iterators: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 class PortalRunner:
-    __slots__ = ("_closed", "_lock", "_portal", "_stack")
+    __slots__ = ("__weakref__", "_box", "_closed", "_finalizer", "_lock")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._stack: contextlib.ExitStack | None = None
-        self._portal: BlockingPortal | None = None
+        self._box = _Box()
         self._closed = False
+        self._finalizer = weakref.finalize(self, _abandoned, self._box)
+        _RUNNERS.add(self)
+
+    def bind(self, shutdown: Callable[[], Awaitable[None]]) -> None:
+        """What closing runs on the loop (the first client's ``aclose``; its ``with_options``
+        copies share the runner), also when nobody closes the client."""
+        if self._box.shutdown is None:
+            self._box.shutdown = shutdown
 
     @property
     def started(self) -> bool:
-        return self._portal is not None
+        return self._box.state is not None
 
     @property
     def closed(self) -> bool:
         return self._closed
 
-    def _get(self) -> BlockingPortal:
-        portal = self._portal
-        if portal is not None:
-            return portal
+    def _get(self) -> _Loop:
+        state = self._box.state
+        if state is not None:
+            return state
         with self._lock:
             if self._closed:
                 raise ClientClosedError("the Talkstack client is closed; create a new one")
-            if self._portal is None:
-                stack = contextlib.ExitStack()
-                self._portal = stack.enter_context(
-                    anyio.from_thread.start_blocking_portal("asyncio", name="talkstack-portal")
-                )
-                self._stack = stack
-            return self._portal
+            if self._box.state is None:
+                state = _Loop()
+                state.start()
+                self._box.state = state
+            return self._box.state
 
     def call(self, function: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
-        """Run ``function(*args, **kwargs)`` on the portal's loop and wait for its result.
+        """Run ``function(*args, **kwargs)`` on the loop and wait for its result.
 
         An exception in the waiting thread (KeyboardInterrupt) cancels the running coroutine
         and waits (a few seconds at most) for its cleanup, so what it does on cancellation
         (close a generator, journal what was in flight) is done before the exception goes on.
         """
-        portal = self._get()
-        step = _Step()
+        state = self._box.state or self._get()
+        if threading.get_ident() == state.ident:
+            raise BlockingCallOnLoopError(_ON_LOOP)
+        loop = state.loop
+        assert loop is not None
+        hop = _Hop(function, args, kwargs)
         try:
-            # Inside the try: a Ctrl-C may land while the task is being handed to the loop.
-            future = portal.start_task_soon(_run_step, step, function, args, kwargs)
-            result: T = future.result()
+            loop.call_soon_threadsafe(hop.start, loop)
+            hop.done.acquire()  # interruptible: Ctrl-C lands here
         except BaseException:
-            step.abandon(portal)
+            if not hop.finished:
+                hop.abandon(loop)
             raise
+        if hop.error is not None:
+            error, hop.error = hop.error, None  # no cycle through the traceback
+            raise error
+        result: T = hop.result
         return result
 
     def iterate(self, iterator: AsyncIterator[T]) -> Iterator[T]:
-        """The items of an async iterator, one portal hop per item; closed when abandoned."""
+        """The items of an async iterator, one hop per item; closed when abandoned."""
+        with contextlib.suppress(TypeError):  # not every iterator takes a weak reference
+            self._box.iterators.add(iterator)
         try:
             while True:
                 item = self.call(_next_or_done, iterator)
@@ -86,7 +188,7 @@ class PortalRunner:
                 yield item
         finally:
             aclose = getattr(iterator, "aclose", None)
-            if aclose is not None and self._portal is not None and not self._closed:
+            if aclose is not None and self._box.state is not None and not self._closed:
                 self.call(aclose)
 
     def close(self, shutdown: Callable[[], Awaitable[None]]) -> None:
@@ -95,56 +197,79 @@ class PortalRunner:
             if self._closed:
                 return
             self._closed = True
-            portal, stack = self._portal, self._stack
-            self._portal = self._stack = None
-        if portal is None or stack is None:
+            state, self._box.state = self._box.state, None
+        self._finalizer.detach()
+        if state is None:
             return
-        try:
-            future = portal.start_task_soon(shutdown)
-            future.result()
-        finally:
-            stack.close()
+        if threading.get_ident() == state.ident:
+            # Closed from a callback on the loop itself: finish there, without waiting.
+            assert state.loop is not None
+            state.loop.create_task(_shut_down(self._box, shutdown, state))
+            return
+        _close_and_join(self._box, shutdown, state, _CLOSE_WAIT)
 
 
-class _Step:
-    """One call's task as the calling thread sees it, so the thread can stop it even if it is
-    interrupted before it holds the task's future."""
+class _Hop:
+    """One call's trip to the loop and back."""
 
-    __slots__ = ("abandoned", "finished", "scope")
+    __slots__ = (
+        "abandoned", "args", "done", "error", "finished", "function", "kwargs", "result", "task",
+    )  # fmt: skip
 
-    def __init__(self) -> None:
+    def __init__(
+        self, function: Callable[..., Awaitable[Any]], args: tuple[Any, ...], kwargs: Any
+    ) -> None:
+        self.function = function
+        self.args = args
+        self.kwargs = kwargs
+        self.done = threading.Lock()
+        self.done.acquire()
+        self.finished = False
         self.abandoned = False
-        self.finished = threading.Event()
-        self.scope: anyio.CancelScope | None = None
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.task: asyncio.Future[Any] | None = None
 
-    def abandon(self, portal: BlockingPortal) -> None:
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """On the loop: start the coroutine as a task."""
+        try:
+            if self.abandoned:
+                raise ClientClosedError("the call was interrupted before it started")
+            task = asyncio.ensure_future(self.function(*self.args, **self.kwargs), loop=loop)
+        except BaseException as exc:
+            self.error = exc
+            self._finish()
+            return
+        self.task = task
+        task.add_done_callback(self._settle)
+
+    def _settle(self, task: asyncio.Future[Any]) -> None:
+        if task.cancelled():
+            self.error = ClientClosedError("the call was cancelled (the client was closing)")
+        else:
+            self.error = task.exception()
+            if self.error is None:
+                self.result = task.result()
+        self._finish()
+
+    def _finish(self) -> None:
+        self.finished = True
+        self.function = self.args = self.kwargs = None  # type: ignore[assignment]
+        self.done.release()
+
+    def abandon(self, loop: asyncio.AbstractEventLoop) -> None:
         """Cancel the task (wherever it is) and wait, a few seconds at most, for its cleanup."""
-        # The task sets ``scope`` then reads ``abandoned``; we write ``abandoned`` then read
-        # ``scope``: one of the two sides sees the other, so the task is always cancelled.
         self.abandoned = True
-        scope = self.scope
-        if scope is not None:
-            with contextlib.suppress(Exception):  # the loop may be gone already
-                portal.call(scope.cancel)
-        self.finished.wait(_CLEANUP_WAIT)
+        try:
+            loop.call_soon_threadsafe(self._cancel)
+        except RuntimeError:
+            return  # the loop is gone
+        if self.done.acquire(timeout=_CLEANUP_WAIT):
+            self.error = None  # the interruption is what the caller sees
 
-
-async def _run_step(
-    step: _Step,
-    function: Callable[..., Awaitable[T]],
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-) -> T:
-    try:
-        with anyio.CancelScope() as scope:
-            step.scope = scope
-            if step.abandoned:
-                scope.cancel()
-            result: T = await function(*args, **kwargs)
-            return result
-        raise RuntimeError("abandoned by the calling thread")  # nobody waits for this
-    finally:
-        step.finished.set()
+    def _cancel(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
 
 
 async def _next_or_done(iterator: AsyncIterator[T]) -> T:
@@ -152,3 +277,78 @@ async def _next_or_done(iterator: AsyncIterator[T]) -> T:
         return await iterator.__anext__()
     except StopAsyncIteration:
         return _DONE  # type: ignore[no-any-return]
+
+
+async def _shut_down(
+    box: _Box, shutdown: Callable[[], Awaitable[None]] | None, state: _Loop
+) -> None:
+    try:
+        for iterator in list(box.iterators):
+            with contextlib.suppress(Exception):
+                await iterator.aclose()
+        if shutdown is not None:
+            await shutdown()
+    finally:
+        assert state.stop is not None
+        state.stop.set()
+
+
+def _close_and_join(
+    box: _Box, shutdown: Callable[[], Awaitable[None]] | None, state: _Loop, wait: float
+) -> None:
+    """Run ``shutdown`` on the loop, stop it, and wait up to ``wait`` seconds for both."""
+    assert state.loop is not None
+    assert state.thread is not None
+    try:
+        asyncio.run_coroutine_threadsafe(_shut_down(box, shutdown, state), state.loop)
+    except RuntimeError:
+        return  # the loop is gone already
+    state.thread.join(wait)
+    if state.thread.is_alive():
+        state.halt()
+
+
+def _abandoned(box: _Box) -> None:
+    """A client that was never closed, collected or still open at exit: close its
+    connections on its loop (briefly), stop the loop, and say so as an unclosed file would."""
+    state, box.state = box.state, None
+    if state is None:
+        return
+    warnings.warn(
+        "a talkstack_sync.Talkstack client was not closed; use `with Talkstack(...) as "
+        "client:` or call client.close()",
+        ResourceWarning,
+        stacklevel=2,
+    )
+    if threading.get_ident() == state.ident:
+        assert state.loop is not None
+        state.loop.create_task(_shut_down(box, box.shutdown, state))
+    else:
+        _close_and_join(box, box.shutdown, state, _ABANDONED_WAIT)
+
+
+_ON_LOOP = (
+    "the blocking client was called from code the SDK runs on its own event loop (a "
+    "progress callback, a sync on_tokens, or a dial_many input generator); that call would "
+    "wait for the very loop it blocks. Keep such callbacks quick and hand the work to "
+    "another thread, or use talkstack_async.AsyncTalkstack with an async callback and "
+    "await it there"
+)
+
+# Every runner of this process, so that a forked child can forget the parent's loop threads.
+_RUNNERS: weakref.WeakSet[PortalRunner] = weakref.WeakSet()
+# The parent's loop states in a forked child: kept, never used, so that nothing of the
+# parent's (its loop, its selector) is collected and finalized here.
+_INHERITED: list[_Loop] = []
+
+
+def _forget_parent_loops() -> None:
+    for runner in list(_RUNNERS):
+        state, runner._box.state = runner._box.state, None
+        if state is not None:
+            _INHERITED.append(state)
+        runner._lock = threading.Lock()  # it may have been held by a parent thread
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_parent_loops)

@@ -28,7 +28,7 @@ HISTORY = re.compile(rf"^{API}/call/get-call-history(\?.*)?$")
 
 
 def _portal_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == "talkstack-portal"]
+    return [t for t in threading.enumerate() if t.name == "talkstack-loop"]
 
 
 @pytest.fixture
