@@ -342,10 +342,10 @@ class _Loader:
         self.rest = lines.pop()
         for line in lines:
             self.number += 1
-            record = _parse(line, self.number, self.path)
             if self.number == 1:
-                _check_header(record, self.path)
+                _check_header(_header(line), self.path)
             else:
+                record = _parse(line, self.number, self.path)
                 _apply(self.index, self.withdrawn, record, self.offset, self.fd)
             self.offset += len(line) + 1
         return True
@@ -366,6 +366,14 @@ def _parse(line: bytes, number: int, path: Path) -> dict[str, Any]:
             "it was not written by this SDK alone)",
         )
     return record
+
+
+def _header(line: bytes) -> Mapping[str, Any]:
+    try:
+        record = loads(line)
+    except ValueError:
+        return {}
+    return record if isinstance(record, dict) else {}
 
 
 def _check_header(record: Mapping[str, Any], path: Path) -> None:

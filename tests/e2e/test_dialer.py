@@ -187,8 +187,9 @@ def test_a_torn_or_corrupt_journal(tmp_path: Path) -> None:
     opened = DialJournal(journal)
     assert dict(opened.skips()) == {bytes.fromhex(key): ""}  # attempted, result unknown: skip
     opened.close()
-    journal.write_text('{"event": "attempt"\n{"talkstack_journal": 1}\n')
-    with pytest.raises(ValidationError, match="line 1 is not a journal record"):
+    assert journal.read_text().endswith('"number": "+1"}\n')  # the torn tail is gone
+    journal.write_text('{"talkstack_journal": 1}\n{"event": "attempt"\n{"event": "x"}\n')
+    with pytest.raises(ValidationError, match="line 2 is not a journal record"):
         DialJournal(journal)
 
 
