@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from datetime import datetime, timezone
 from types import MappingProxyType
@@ -159,6 +161,7 @@ class TokenAuth(Auth):
         if tokens is not None:
             # Tokens handed in without an expiry are trusted until the server says otherwise.
             self._adopt(tokens, fresh=False)
+        _TOKEN_AUTHS.add(self)
 
     @property
     def can_renew(self) -> bool:
@@ -297,6 +300,20 @@ class TokenAuth(Auth):
     def __repr__(self) -> str:
         state = "no token yet" if self._tokens is None else f"expires_at={self._tokens.expires_at}"
         return f"TokenAuth({state})"
+
+
+# A renewal in flight when the process forks belongs to the parent's event loop: a forked
+# child starts its own the next time it needs one.
+_TOKEN_AUTHS: weakref.WeakSet[TokenAuth] = weakref.WeakSet()
+
+
+def _forget_parent_renewals() -> None:
+    for auth in list(_TOKEN_AUTHS):
+        auth._renewal = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_parent_renewals)
 
 
 def _is_server_trouble(exc: APIStatusError) -> bool:

@@ -165,6 +165,9 @@ class PortalRunner:
         hop = _Hop(function, args, kwargs)
         try:
             loop.call_soon_threadsafe(hop.start, loop)
+        except RuntimeError:  # the loop stopped: closed by another thread meanwhile
+            raise ClientClosedError("the Talkstack client is closed; create a new one") from None
+        try:
             hop.done.acquire()  # interruptible: Ctrl-C lands here
         except BaseException:
             if not hop.finished:
@@ -339,14 +342,16 @@ _ON_LOOP = (
 _RUNNERS: weakref.WeakSet[PortalRunner] = weakref.WeakSet()
 # The parent's loop states in a forked child: kept, never used, so that nothing of the
 # parent's (its loop, its selector) is collected and finalized here.
-_INHERITED: list[_Loop] = []
+_INHERITED: list[tuple[_Loop, list[Any]]] = []
 
 
 def _forget_parent_loops() -> None:
     for runner in list(_RUNNERS):
-        state, runner._box.state = runner._box.state, None
-        if state is not None:
-            _INHERITED.append(state)
+        box = runner._box
+        if box.state is not None:
+            # The parent's loop, and the generators suspended on it, stay out of reach.
+            _INHERITED.append((box.state, list(box.iterators)))
+            box.state, box.iterators = None, weakref.WeakSet()
         runner._lock = threading.Lock()  # it may have been held by a parent thread
 
 
