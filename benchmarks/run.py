@@ -146,7 +146,7 @@ async def httpx_concurrent(base: str) -> int:
 async def sdk_history(base: str) -> int:
     count = 0
     async with AsyncTalkstack(api_key=API_KEY, base_url=base) as client:
-        async for _ in client.calls.history(PROJECT_ID, page_size=PAGE):
+        async for _ in client.calls.history(project_id=PROJECT_ID, page_size=PAGE):
             count += 1
     assert count == TOTAL_CALLS, count
     return count

@@ -4,7 +4,7 @@
 
     async with AsyncTalkstack(api_key="...") as client:
         project = await client.projects.create(name="Demo", description="...")
-        async for call in client.calls.history(project.id, status="completed"):
+        async for call in client.calls.history(project_id=project.id, status="completed"):
             print(call.sid, call.status)
 """
 

@@ -278,6 +278,11 @@ class AsyncTalkstack:
         await self._auth.aclose()
         await self._sessions.aclose()
 
+    async def close(self) -> None:
+        """The same as :meth:`aclose` (openai-python and aiohttp spell it ``close``; httpx
+        ``aclose``): ``await client.close()``."""
+        await self.aclose()
+
     async def __aenter__(self) -> AsyncTalkstack:
         return self
 

@@ -232,6 +232,14 @@ class PermissionDeniedError(APIStatusError):
 class NotFoundError(APIStatusError):
     """404 (or, where the API documents it so, a 400 meaning "does not exist")."""
 
+    def __str__(self) -> str:
+        if self.status == 400:
+            return (
+                f"400 from {self.method} {self.path} (the API's answer when it does not "
+                f"exist): {self.message}"
+            )
+        return super().__str__()
+
 
 class ConflictError(APIStatusError):
     """409."""

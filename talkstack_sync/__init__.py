@@ -4,7 +4,7 @@
 
     with Talkstack(api_key="...") as client:
         project = client.projects.create(name="Demo", description="...")
-        for call in client.calls.history(project.id, status="completed"):
+        for call in client.calls.history(project_id=project.id, status="completed"):
             print(call.sid, call.status)
 
 The client runs ``talkstack_async`` on an event loop in a background thread; models and

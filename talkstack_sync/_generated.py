@@ -321,15 +321,17 @@ class ProjectsResource(SyncResource):
 
 
 class AgentsResource(SyncResource):
-    """``client.agents``."""
+    """``client.agents``. As everywhere in the SDK, a method takes the resource's own id first
+    and its parent (the project) as a keyword: ``agents.get(agent_id, project_id=...)``.
+    """
 
     _async: AsyncAgentsResource
     __slots__ = ()
 
     def create(
         self,
-        project_id: str,
         *,
+        project_id: str,
         name: str,
         system_instruction: str,
         phone_number: str,
@@ -351,26 +353,26 @@ class AgentsResource(SyncResource):
         """
         return self._portal.call(
             self._async.create,
-            project_id,
+            project_id=project_id,
             name=name,
             system_instruction=system_instruction,
             phone_number=phone_number,
             voice_id=voice_id,
         )
 
-    def get(self, project_id: str, agent_id: str) -> Agent:
+    def get(self, agent_id: str, *, project_id: str) -> Agent:
         """Get an agent (the API reads it with a POST; it is retried like any read).
 
         Raises:
             NotFoundError: No such agent.
         """
-        return self._portal.call(self._async.get, project_id, agent_id)
+        return self._portal.call(self._async.get, agent_id, project_id=project_id)
 
     def update(
         self,
-        project_id: str,
         agent_id: str,
         *,
+        project_id: str,
         name: str | None = None,
         system_instruction: str | None = None,
         voice_id: str | None = None,
@@ -385,24 +387,24 @@ class AgentsResource(SyncResource):
         """
         return self._portal.call(
             self._async.update,
-            project_id,
             agent_id,
+            project_id=project_id,
             name=name,
             system_instruction=system_instruction,
             voice_id=voice_id,
         )
 
-    def delete(self, project_id: str, agent_id: str) -> None:
+    def delete(self, agent_id: str, *, project_id: str) -> None:
         """Delete an agent.
 
         Raises:
             NotFoundError: No such agent.
         """
-        return self._portal.call(self._async.delete, project_id, agent_id)
+        return self._portal.call(self._async.delete, agent_id, project_id=project_id)
 
-    def list(self, project_id: str) -> list[Agent]:
+    def list(self, *, project_id: str) -> list[Agent]:
         """The project's active agents; an empty list when it has none (the API's 404)."""
-        return self._portal.call(self._async.list, project_id)
+        return self._portal.call(self._async.list, project_id=project_id)
 
 
 class CallsResource(SyncResource):
@@ -555,8 +557,8 @@ class CallsResource(SyncResource):
 
     def history(
         self,
-        project_id: str,
         *,
+        project_id: str,
         to: str | None = None,
         from_: str | None = None,
         status: CallStatus | str | None = None,
@@ -591,7 +593,7 @@ class CallsResource(SyncResource):
             PaginationError: The server repeated a page (see ``talkstack_async._pagination``).
         """
         for page in self.history_pages(
-            project_id,
+            project_id=project_id,
             to=to,
             from_=from_,
             status=status,
@@ -607,8 +609,8 @@ class CallsResource(SyncResource):
 
     def history_pages(
         self,
-        project_id: str,
         *,
+        project_id: str,
         to: str | None = None,
         from_: str | None = None,
         status: CallStatus | str | None = None,
@@ -623,7 +625,7 @@ class CallsResource(SyncResource):
         """Like ``history``, one ``CallHistoryPage`` at a time (same arguments)."""
         yield from self._portal.iterate(
             self._async.history_pages(
-                project_id,
+                project_id=project_id,
                 to=to,
                 from_=from_,
                 status=status,

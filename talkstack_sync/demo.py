@@ -29,7 +29,7 @@ def main() -> int:
         with Talkstack(email=account.email, password=account.password, **where) as client:
             project = client.projects.create(name="Dental", description="Recall campaign")
             agent = client.agents.create(
-                project.id,
+                project_id=project.id,
                 name="Noah",
                 system_instruction="Ask {{name}} to book a check-up.",
                 phone_number="+14155550111",
@@ -50,11 +50,11 @@ def main() -> int:
 
             say("\n3. Tokens expired meanwhile; every request above went through anyway")
             time.sleep(1.1)
-            agents = client.agents.list(project.id)
+            agents = client.agents.list(project_id=project.id)
             say(f"   agents: {[a.name for a in agents]}; token refreshes: {emulator.refresh_count}")
 
             say("\n4. History and analysis")
-            for past in client.calls.history(project.id, status=CallStatus.COMPLETED):
+            for past in client.calls.history(project_id=project.id, status=CallStatus.COMPLETED):
                 assert past.sid is not None  # the emulator's history items carry callSid
                 analysis = client.calls.analyze(
                     past.sid, questions=[AnalysisQuestion("Booked?", "Boolean")]
@@ -66,7 +66,7 @@ def main() -> int:
         with Talkstack(**emulator.client_options(seed.account)) as client:
             counts = Counter(
                 c.status.value if c.status else "?"
-                for c in client.calls.history(seed.project_id, page_size=1000)
+                for c in client.calls.history(project_id=seed.project_id, page_size=1000)
             )
             say(f"   {sum(counts.values())} calls: {dict(counts)}")
     say("\nblocking demo finished")

@@ -14,14 +14,15 @@ _MAX_INSTRUCTION = 100_000
 
 
 class AsyncAgentsResource(AsyncResource):
-    """``client.agents``."""
+    """``client.agents``. As everywhere in the SDK, a method takes the resource's own id first
+    and its parent (the project) as a keyword: ``agents.get(agent_id, project_id=...)``."""
 
     __slots__ = ()
 
     async def create(
         self,
-        project_id: str,
         *,
+        project_id: str,
         name: str,
         system_instruction: str,
         phone_number: str,
@@ -53,7 +54,7 @@ class AsyncAgentsResource(AsyncResource):
             voice_id=None if voice_id is None else check_id("voice_id", voice_id),
         )
 
-    async def get(self, project_id: str, agent_id: str) -> Agent:
+    async def get(self, agent_id: str, *, project_id: str) -> Agent:
         """Get an agent (the API reads it with a POST; it is retried like any read).
 
         Raises:
@@ -68,9 +69,9 @@ class AsyncAgentsResource(AsyncResource):
 
     async def update(
         self,
-        project_id: str,
         agent_id: str,
         *,
+        project_id: str,
         name: str | None = None,
         system_instruction: str | None = None,
         voice_id: str | None = None,
@@ -97,7 +98,7 @@ class AsyncAgentsResource(AsyncResource):
             voice_id=None if voice_id is None else check_id("voice_id", voice_id),
         )
 
-    async def delete(self, project_id: str, agent_id: str) -> None:
+    async def delete(self, agent_id: str, *, project_id: str) -> None:
         """Delete an agent.
 
         Raises:
@@ -109,7 +110,7 @@ class AsyncAgentsResource(AsyncResource):
             agent_id=check_id("agent_id", agent_id),
         )
 
-    async def list(self, project_id: str) -> list[Agent]:
+    async def list(self, *, project_id: str) -> list[Agent]:
         """The project's active agents; an empty list when it has none (the API's 404)."""
         return await self._get_list(
             ep.LIST_AGENTS, Agent, project_id=check_id("project_id", project_id)

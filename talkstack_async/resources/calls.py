@@ -224,8 +224,8 @@ class AsyncCallsResource(AsyncResource):
     @items_of("history_pages")
     async def history(
         self,
-        project_id: str,
         *,
+        project_id: str,
         to: str | None = None,
         from_: str | None = None,
         status: CallStatus | str | None = None,
@@ -260,7 +260,7 @@ class AsyncCallsResource(AsyncResource):
             PaginationError: The server repeated a page (see ``talkstack_async._pagination``).
         """
         pages = self.history_pages(
-            project_id,
+            project_id=project_id,
             to=to,
             from_=from_,
             status=status,
@@ -279,8 +279,8 @@ class AsyncCallsResource(AsyncResource):
 
     async def history_pages(
         self,
-        project_id: str,
         *,
+        project_id: str,
         to: str | None = None,
         from_: str | None = None,
         status: CallStatus | str | None = None,

@@ -8,7 +8,7 @@
     async with TalkstackEmulator() as emulator:
         seed = emulator.seed(calls=1_000)
         async with AsyncTalkstack(**emulator.client_options(seed.account)) as client:
-            async for call in client.calls.history(seed.project_id):
+            async for call in client.calls.history(project_id=seed.project_id):
                 ...
 
 Every endpoint of the API reference is served with its documented paths, status codes and

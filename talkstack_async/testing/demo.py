@@ -84,7 +84,7 @@ async def run_job(
     project = await client.projects.create(name="Clinic", description="Appointment reminders")
     voices = await client.voices.list()
     agent = await client.agents.create(
-        project.id,
+        project_id=project.id,
         name="Ava",
         system_instruction="Remind {{name}} of the appointment on {{day}}.",
         phone_number="+14155550100",
@@ -154,10 +154,12 @@ async def run_job(
     say(f"   placed on resume: {placed_now}; numbers dialled twice: {twice}")
 
     say("\n5. Call history, filtered and paged lazily")
-    async for page in client.calls.history_pages(project.id, page_size=10):
+    async for page in client.calls.history_pages(project_id=project.id, page_size=10):
         on_page = [c.status.value if c.status else None for c in page.items]
         say(f"   page {page.page_number}: {on_page}")
-    completed = [c async for c in client.calls.history(project.id, status=CallStatus.COMPLETED)]
+    completed = [
+        c async for c in client.calls.history(project_id=project.id, status=CallStatus.COMPLETED)
+    ]
     say(f"   completed calls: {len(completed)}")
 
     say("\n6. Post-call analysis")
@@ -175,7 +177,7 @@ async def run_job(
     async with AsyncTalkstack(**emulator.client_options(seed.account)) as keyed:
         statuses: Counter[str] = Counter()
         async for past in keyed.calls.history(
-            seed.project_id, started_after="2025-05-20", page_size=500
+            project_id=seed.project_id, started_after="2025-05-20", page_size=500
         ):
             statuses[past.status.value if past.status else "?"] += 1
         say(f"   since 2025-05-20: {sum(statuses.values())} calls, {dict(statuses)}")

@@ -36,7 +36,7 @@ def history(args: argparse.Namespace) -> int:
         try:
             # closing(): a --limit that stops mid-page ends the iteration before the client.
             with contextlib.closing(
-                client.calls.history(args.project, page_size=args.page_size, **filters)
+                client.calls.history(project_id=args.project, page_size=args.page_size, **filters)
             ) as calls:
                 count = write_records(_limited(calls, args.limit, bar), out, args.format)
         finally:

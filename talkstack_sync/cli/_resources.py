@@ -42,12 +42,12 @@ def projects_create(args: argparse.Namespace) -> int:
 
 def agents_list(args: argparse.Namespace) -> int:
     with open_client(args) as client:
-        return _print(client.agents.list(args.project), args.format)
+        return _print(client.agents.list(project_id=args.project), args.format)
 
 
 def agents_get(args: argparse.Namespace) -> int:
     with open_client(args) as client:
-        return _print([client.agents.get(args.project, args.agent_id)], args.format)
+        return _print([client.agents.get(args.agent_id, project_id=args.project)], args.format)
 
 
 def voices_list(args: argparse.Namespace) -> int:

@@ -164,6 +164,7 @@ def test_errors_from_the_api_and_missing_credentials(talkstack_server: Talkstack
     )
     assert missing.returncode == 1
     assert missing.stderr.startswith("talkstack: error: 400 from GET /project/nosuchproject")
+    assert "the API's answer when it does not exist" in missing.stderr
     wrong_key = cli(talkstack_server, "voices", "list", api_key="0" * 64)
     assert wrong_key.returncode == 1
     assert "401" in wrong_key.stderr

@@ -60,7 +60,7 @@ async def test_leaving_aclosing_on_history_leaves_no_request_ahead(
     async with AsyncTalkstack(**talkstack_server.client_options(seed.account)) as client:
         before = _others()
         async with contextlib.aclosing(
-            client.calls.history(seed.project_id, page_size=50)
+            client.calls.history(project_id=seed.project_id, page_size=50)
         ) as calls:
             async for _ in calls:
                 break

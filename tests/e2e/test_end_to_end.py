@@ -80,20 +80,20 @@ async def test_projects_agents_voices_and_numbers(
     voices = await run(client.voices.list())
     voice = await run(client.voices.get(voices[1].id))
     assert voice == voices[1]
-    assert await run(client.agents.list(project.id)) == []
+    assert await run(client.agents.list(project_id=project.id)) == []
     agent = await run(
         client.agents.create(
-            project.id,
+            project_id=project.id,
             name="Ava",
             system_instruction="Hi",
             phone_number="+14155550100",
             voice_id=voice.id,
         )
     )
-    assert (await run(client.agents.get(project.id, agent.id))).voice_id == voice.id
-    renamed = await run(client.agents.update(project.id, agent.id, name="Eve"))
+    assert (await run(client.agents.get(agent.id, project_id=project.id))).voice_id == voice.id
+    renamed = await run(client.agents.update(agent.id, project_id=project.id, name="Eve"))
     assert (renamed.id, renamed.name) == (agent.id, "Eve")
-    assert [a.name for a in await run(client.agents.list(project.id))] == ["Eve"]
+    assert [a.name for a in await run(client.agents.list(project_id=project.id))] == ["Eve"]
 
     assert await run(client.projects.get_active_agent(project.id)) is None
     after = await run(client.projects.set_active_agent(project.id, agent_id=agent.id))
@@ -111,7 +111,7 @@ async def test_projects_agents_voices_and_numbers(
 
     with pytest.raises(BadRequestError):  # it still has an agent and numbers
         await run(client.projects.delete(project.id))
-    await run(client.agents.delete(project.id, agent.id))
+    await run(client.agents.delete(agent.id, project_id=project.id))
     await run(client.projects.delete(project.id, cascade=True))
     assert await run(client.projects.list()) == []
 
@@ -141,17 +141,18 @@ async def test_calls_end_to_end(connect: Any, talkstack_server: TalkstackEmulato
         client.calls.batch([{"number": "+14155550124"}, {"number": "+14155550126"}], **ids)
     )
     assert len(batch.extra["data"]["placed"]) == 2
-    history = await collect(client.calls.history(seed.project_id))
+    history = await collect(client.calls.history(project_id=seed.project_id))
     assert [c.to for c in history] == ["+14155550126", "+14155550124", "+14155550123"]
     assert [
-        c.sid for c in await collect(client.calls.history(seed.project_id, to="+14155550123"))
+        c.sid
+        for c in await collect(client.calls.history(project_id=seed.project_id, to="+14155550123"))
     ] == [placed.sid]
 
     requests_before = talkstack_server.requests.count()
     with pytest.raises(ValidationError):
         await run(client.calls.make("555-0123", **ids))
     with pytest.raises(ValidationError):
-        await collect(client.calls.history(seed.project_id, started_after="2025-02-30"))
+        await collect(client.calls.history(project_id=seed.project_id, started_after="2025-02-30"))
     assert talkstack_server.requests.count() == requests_before  # nothing was sent
     with pytest.raises(BadRequestError):
         await run(client.calls.make("+14155550125", project_id="0" * 24, agent_id=seed.agent_id))
@@ -174,17 +175,19 @@ async def test_pagination_over_ten_thousand_seeded_calls(
 ) -> None:
     seed = talkstack_server.seed(calls=10_000)
     client = connect(api_key=seed.account.api_key)
-    calls = await collect(client.calls.history(seed.project_id, page_size=250))
+    calls = await collect(client.calls.history(project_id=seed.project_id, page_size=250))
     assert len(calls) == 10_000
     assert len({c.sid for c in calls}) == 10_000
     assert all(a.date > b.date for a, b in itertools.pairwise(calls))  # newest first, no repeats
-    pages = await collect(client.calls.history_pages(seed.project_id, page_size=1000))
+    pages = await collect(client.calls.history_pages(project_id=seed.project_id, page_size=1000))
     assert [len(p.items) for p in pages] == [1000] * 10
     assert talkstack_server.requests.count("calls.history") == 40 + 10
-    busy = await collect(client.calls.history(seed.project_id, status="busy", page_size=1000))
+    busy = await collect(
+        client.calls.history(project_id=seed.project_id, status="busy", page_size=1000)
+    )
     assert len(busy) == sum(1 for c in calls if c.status is CallStatus.BUSY) == 1000
     day = await collect(
-        client.calls.history(seed.project_id, started_on="2025-05-30", page_size=1000)
+        client.calls.history(project_id=seed.project_id, started_on="2025-05-30", page_size=1000)
     )
     assert len(day) == sum(1 for c in calls if c.date.date().isoformat() == "2025-05-30") == 960
 

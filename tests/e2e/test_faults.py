@@ -32,7 +32,9 @@ async def test_reads_ride_through_server_errors(
     talkstack_server.faults.inject(Fault.reset(), on="agents.get", probability=0.3)
     for _ in range(30):
         assert (await run(client.projects.get(seed.project_id))).id == seed.project_id
-        assert (await run(client.agents.get(seed.project_id, seed.agent_id))).id == seed.agent_id
+        assert (
+            await run(client.agents.get(seed.agent_id, project_id=seed.project_id))
+        ).id == seed.agent_id
     retried = [r for r in talkstack_server.requests.all() if r.fault is not None]
     assert retried  # faults happened, and no read failed
 

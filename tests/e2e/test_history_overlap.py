@@ -41,7 +41,7 @@ async def test_next_page_is_requested_before_the_current_page_is_read(
     ):
         sent_when_handed_out = {
             page.page_number: list(pages_sent)
-            async for page in client.calls.history_pages(seed.project_id, page_size=100)
+            async for page in client.calls.history_pages(project_id=seed.project_id, page_size=100)
         }
 
     # 500 calls are 5 pages, and the emulator says so (totalPages): no sixth request.

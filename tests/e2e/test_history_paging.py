@@ -17,7 +17,7 @@ async def test_calls_placed_during_an_export_never_yield_a_call_twice(
     seed = talkstack_server.seed(calls=95)
     sids: list[str] = []
     async with AsyncTalkstack(**talkstack_server.client_options(seed.account)) as client:
-        async for page in client.calls.history_pages(seed.project_id, page_size=20):
+        async for page in client.calls.history_pages(project_id=seed.project_id, page_size=20):
             sids.extend(call.sid for call in page.items)
             if page.page_number == 1:
                 for n in range(5):  # newest first: these push five calls onto later pages
@@ -37,7 +37,9 @@ async def test_a_server_that_caps_the_page_size_is_paged_to_the_end(
     with EmulatorThread(history_page_cap=25, history_hints=hints) as emulator:
         seed = emulator.seed(calls=180)
         async with AsyncTalkstack(**emulator.client_options(seed.account)) as client:
-            calls = [c async for c in client.calls.history(seed.project_id, page_size=100)]
+            calls = [
+                c async for c in client.calls.history(project_id=seed.project_id, page_size=100)
+            ]
         history_requests = emulator.requests.count("calls.history")
     assert len(calls) == 180
     assert len({c.sid for c in calls}) == 180
@@ -51,7 +53,9 @@ async def test_a_short_history_ends_without_error(hints: bool) -> None:
     with EmulatorThread(history_hints=hints) as emulator:
         seed = emulator.seed(calls=7)
         async with AsyncTalkstack(**emulator.client_options(seed.account)) as client:
-            calls = [c async for c in client.calls.history(seed.project_id, page_size=20)]
+            calls = [
+                c async for c in client.calls.history(project_id=seed.project_id, page_size=20)
+            ]
         history_requests = emulator.requests.count("calls.history")
     assert len(calls) == 7
     assert history_requests == (1 if hints else 2)  # silent: page 2 is asked once, empty

@@ -46,11 +46,11 @@ async def test_ten_thousand_mixed_operations_under_ten_percent_faults_lose_nothi
     async with AsyncTalkstack(**options, timeout=Timeouts(total=0.5), max_retries=8) as client:
         reads = [
             lambda: client.projects.get(seed.project_id),
-            lambda: client.agents.get(seed.project_id, seed.agent_id),
-            lambda: client.agents.list(seed.project_id),
+            lambda: client.agents.get(seed.agent_id, project_id=seed.project_id),
+            lambda: client.agents.list(project_id=seed.project_id),
             lambda: client.voices.list(),
             lambda: client.projects.update(seed.project_id, description="same"),  # idempotent
-            lambda: anext(client.calls.history_pages(seed.project_id, page_size=50)),
+            lambda: anext(client.calls.history_pages(project_id=seed.project_id, page_size=50)),
         ]
         gate = asyncio.Semaphore(100)
 
@@ -157,7 +157,7 @@ async def test_cancelling_mid_request_and_mid_pagination_leaves_nothing_open(
         # Page 1 comes at once; page 2, asked for ahead while page 1 is read, hangs.
         talkstack_server.faults.inject(Fault.latency(0), on="calls.history", times=1)
         talkstack_server.faults.inject(Fault.latency(5), on="calls.history")
-        pages = client.calls.history_pages(seed.project_id, page_size=20)
+        pages = client.calls.history_pages(project_id=seed.project_id, page_size=20)
         await anext(pages)
         page_task = asyncio.create_task(anext(pages))
         await asyncio.sleep(0.2)

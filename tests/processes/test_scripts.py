@@ -23,7 +23,7 @@ def test_a_script_that_never_closes_its_client_exits_with_its_own_status(
 
         client = Talkstack()
         print(len(client.voices.list()))
-        pages = client.calls.history_pages("{seed.project_id}", page_size=10)
+        pages = client.calls.history_pages(project_id="{seed.project_id}", page_size=10)
         next(pages)  # a generator left half-way, too
         sys.exit({status})
         """,

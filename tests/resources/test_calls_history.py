@@ -40,7 +40,7 @@ class FakeHistory:
 
 
 async def _sids(client: AsyncTalkstack, page_size: int) -> list[str | None]:
-    return [call.sid async for call in client.calls.history("p1", page_size=page_size)]
+    return [call.sid async for call in client.calls.history(project_id="p1", page_size=page_size)]
 
 
 @pytest.mark.parametrize(
@@ -69,7 +69,7 @@ async def test_history_pages_expose_whole_pages(mocked: aioresponses) -> None:
     server = FakeHistory(25, envelope=True)
     mocked.post(HISTORY, callback=server, repeat=True)
     async with AsyncTalkstack(api_key=API_KEY) as client:
-        pages = [page async for page in client.calls.history_pages("p1", page_size=10)]
+        pages = [page async for page in client.calls.history_pages(project_id="p1", page_size=10)]
     assert [len(p.items) for p in pages] == [10, 10, 5]
     assert [p.page_number for p in pages] == [1, 2, 3]
     assert all(isinstance(p, CallHistoryPage) for p in pages)
@@ -82,7 +82,7 @@ async def test_breaking_out_early_sends_nothing_past_the_request_ahead(
     mocked.post(HISTORY, callback=server, repeat=True)
     async with AsyncTalkstack(api_key=API_KEY) as client:
         seen = 0
-        history = client.calls.history("p1", page_size=10)
+        history = client.calls.history(project_id="p1", page_size=10)
         async for _ in history:
             seen += 1
             if seen == 15:
@@ -96,7 +96,7 @@ async def test_pages_are_fetched_only_when_asked_for(mocked: aioresponses) -> No
     server = FakeHistory(100)
     mocked.post(HISTORY, callback=server, repeat=True)
     async with AsyncTalkstack(api_key=API_KEY) as client:
-        pages = client.calls.history_pages("p1", page_size=10)
+        pages = client.calls.history_pages(project_id="p1", page_size=10)
         assert server.requests == []
         await pages.__anext__()  # type: ignore[attr-defined]
         assert [r["page"] for r in server.requests] == [1, 2]  # page 2 is the one ahead
@@ -142,7 +142,7 @@ def test_history_payload_without_any_array_is_rejected() -> None:
 async def test_history_sends_the_documented_default_page_size(mocked: aioresponses) -> None:
     mocked.post(HISTORY, payload=[])
     async with AsyncTalkstack(api_key=API_KEY) as client:
-        assert [c async for c in client.calls.history("p1")] == []
+        assert [c async for c in client.calls.history(project_id="p1")] == []
     (call,) = next(iter(mocked.requests.values()))
     assert json.loads(json.dumps(call.kwargs["json"])) == {
         "projectId": "p1",

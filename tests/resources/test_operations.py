@@ -364,7 +364,7 @@ CASES = [
     Case(
         "agents.create",
         lambda c: c.agents.create(
-            "p1",
+            project_id="p1",
             name="Ava",
             system_instruction="Be kind to {{name}}",
             phone_number="+14155550100",
@@ -384,7 +384,7 @@ CASES = [
     ),
     Case(
         "agents.get",
-        lambda c: c.agents.get("p1", "a1"),
+        lambda c: c.agents.get("a1", project_id="p1"),
         "POST",
         f"{API}/agent",
         AGENT,
@@ -393,7 +393,7 @@ CASES = [
     ),
     Case(
         "agents.update",
-        lambda c: c.agents.update("p1", "a1", name="Ava 2"),
+        lambda c: c.agents.update("a1", project_id="p1", name="Ava 2"),
         "PUT",
         f"{API}/agent",
         {
@@ -408,7 +408,7 @@ CASES = [
     ),
     Case(
         "agents.delete",
-        lambda c: c.agents.delete("p1", "a1"),
+        lambda c: c.agents.delete("a1", project_id="p1"),
         "DELETE",
         f"{API}/agent",
         {"message": "Agent Deleted", "status": "success"},
@@ -416,7 +416,7 @@ CASES = [
     ),
     Case(
         "agents.list",
-        lambda c: c.agents.list("p1"),
+        lambda c: c.agents.list(project_id="p1"),
         "GET",
         f"{API}/agent/p1",
         [AGENT, {**AGENT, "id": "a2"}],
@@ -642,7 +642,7 @@ async def test_history_filters_reach_the_query_in_the_documented_form(
         calls = [
             call
             async for call in client.calls.history(
-                "p1",
+                project_id="p1",
                 to="+14155550123",
                 from_="+14155550100",
                 status=CallStatus.NO_ANSWER,

@@ -70,15 +70,15 @@ OPERATIONS: dict[str, Callable[[Ids], Arguments]] = {
     "voices.list": lambda i: a(),
     "voices.get": lambda i: a(i.voice),
     "agents.create": lambda i: a(
-        i.project,
+        project_id=i.project,
         name="Ava",
         system_instruction="You remind patients of appointments.",
         phone_number="+14155550100",
         voice_id=i.voice,
     ),
-    "agents.get": lambda i: a(i.project, i.agent),
-    "agents.update": lambda i: a(i.project, i.agent, name="Eve"),
-    "agents.list": lambda i: a(i.project),
+    "agents.get": lambda i: a(i.agent, project_id=i.project),
+    "agents.update": lambda i: a(i.agent, project_id=i.project, name="Eve"),
+    "agents.list": lambda i: a(project_id=i.project),
     "projects.set_active_agent": lambda i: a(i.project, agent_id=i.agent),
     "projects.get_active_agent": lambda i: a(i.project),
     "projects.remove_active_agent": lambda i: a(i.agent),
@@ -98,8 +98,10 @@ OPERATIONS: dict[str, Callable[[Ids], Arguments]] = {
         agent_id=i.agent,
         concurrency=2,
     ),
-    "calls.history": lambda i: a(i.project, status="completed", page_size=2),
-    "calls.history_pages": lambda i: a(i.project, started_after="2020-01-01", page_size=2),
+    "calls.history": lambda i: a(project_id=i.project, status="completed", page_size=2),
+    "calls.history_pages": lambda i: a(
+        project_id=i.project, started_after="2020-01-01", page_size=2
+    ),
     "calls.analyze": lambda i: a(
         i.sid, questions=[AnalysisQuestion("Did they confirm?", "Boolean")]
     ),
@@ -108,7 +110,7 @@ OPERATIONS: dict[str, Callable[[Ids], Arguments]] = {
         project_id=i.project,
         agent_id=i.agent,
     ),
-    "agents.delete": lambda i: a(i.project, i.agent),
+    "agents.delete": lambda i: a(i.agent, project_id=i.project),
     "projects.delete": lambda i: a(i.project, cascade=True),
 }
 

@@ -7,8 +7,9 @@ from typing import Any
 
 from talkstack_sync._codegen import resource_classes, sync_annotation
 
-# Async-only spellings and their blocking counterparts.
-_RENAMED = {"aclose": "close"}
+# Async-only spellings and their blocking counterparts (the async client's ``close`` is an
+# alias of ``aclose``; both are the blocking client's hand-written ``close``).
+_RENAMED = {"aclose": "close", "close": "close"}
 
 
 def _normalise(annotation: Any) -> Any:

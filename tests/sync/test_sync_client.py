@@ -100,7 +100,7 @@ def test_history_is_a_generator_that_moves_whole_pages(
 
     monkeypatch.setattr(PortalRunner, "call", counting_call)
     sids = []
-    for call in client.calls.history("p1", page_size=10):
+    for call in client.calls.history(project_id="p1", page_size=10):
         sids.append(call.sid)
         if len(sids) == 25:
             break
@@ -112,7 +112,7 @@ def test_history_is_a_generator_that_moves_whole_pages(
 
 def test_abandoned_history_generator_is_closed(client: Talkstack, mocked: aioresponses) -> None:
     mocked.post(HISTORY, payload=[{"callSid": f"CA{n}"} for n in range(10)], repeat=True)
-    pages = client.calls.history_pages("p1", page_size=10)
+    pages = client.calls.history_pages(project_id="p1", page_size=10)
     next(pages)
     pages.close()
     sent_by_then = len(next(iter(mocked.requests.values())))

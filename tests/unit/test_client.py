@@ -166,3 +166,14 @@ def test_paths_with_several_placeholders_fill_each_in_place() -> None:
     assert path == "/a/p%201/b/42.json"
     assert (body, query) == ({}, {})
     assert Endpoint("x.z", "GET", "/{only}").render({"only": "id"})[0] == "/id"
+
+
+async def test_await_close_is_aclose(mocked: object) -> None:
+    from talkstack_async import AsyncTalkstack, ClientClosedError
+
+    client = AsyncTalkstack(api_key="k" * 64)
+    await client.close()
+    assert client.is_closed
+    await client.close()  # twice is fine
+    with pytest.raises(ClientClosedError):
+        await client.voices.list()

@@ -72,3 +72,36 @@ def test_a_model_is_still_frozen_and_reads_the_same() -> None:
         placed.sid = "x"  # type: ignore[misc]
     agent = converter.structure({"id": "a1", "name": "Ava"}, Agent)
     assert hash(agent) == hash(converter.structure({"id": "a1", "name": "Ava"}, Agent))
+
+
+def test_a_missing_project_reads_as_not_found_though_the_api_said_400() -> None:
+    from talkstack_async import NotFoundError
+
+    error = NotFoundError("project does not exist.", method="GET", path="/project/p9", status=400)
+    assert "400 from GET /project/p9 (the API's answer when it does not exist)" in str(error)
+    assert str(NotFoundError("x", method="POST", path="/call", status=404)) == (
+        "404 from POST /call: x"
+    )
+
+
+def test_every_resource_takes_its_own_id_first_and_its_parent_as_a_keyword() -> None:
+    import inspect
+
+    from talkstack_sync._codegen import resource_classes
+
+    for resource in resource_classes().values():
+        for name, method in vars(resource).items():
+            if name.startswith("_") or not callable(method):
+                continue
+            for parameter in inspect.signature(method).parameters.values():
+                if parameter.name in ("project_id", "agent_id") and not name.startswith(
+                    ("set_active", "get_active", "remove_active")
+                ):
+                    own = resource.__name__.lower().startswith(
+                        "asyncprojects" if parameter.name == "project_id" else "asyncagents"
+                    )
+                    if own and name != "create" and name != "list":
+                        continue  # the resource's own id comes first
+                    assert parameter.kind is inspect.Parameter.KEYWORD_ONLY, (
+                        f"{resource.__name__}.{name}({parameter.name}) must be keyword-only"
+                    )

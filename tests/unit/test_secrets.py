@@ -54,7 +54,7 @@ async def test_api_key_never_reaches_debug_logs_or_errors(
     async with AsyncTalkstack(api_key=API_KEY) as client:
         await client.voices.list()
         with pytest.raises(BadRequestError) as caught:
-            await client.agents.get("p1", "a1")
+            await client.agents.get("a1", project_id="p1")
         _assert_clean(repr(client))
     _assert_clean(str(caught.value))
     _assert_clean(repr(caught.value.body))

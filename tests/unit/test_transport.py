@@ -113,7 +113,7 @@ async def test_rate_limit_error_carries_retry_after_when_retries_run_out(
 async def test_read_sent_as_post_is_retried(client: AsyncTalkstack, mocked: aioresponses) -> None:
     mocked.post(f"{API}/agent", status=500)
     mocked.post(f"{API}/agent", payload={"id": "a1"})
-    assert (await client.agents.get("p1", "a1")).id == "a1"
+    assert (await client.agents.get("a1", project_id="p1")).id == "a1"
     assert len(sent(mocked, "POST", f"{API}/agent")) == 2
 
 
@@ -299,7 +299,7 @@ async def test_get_project_that_does_not_exist_is_not_found_despite_the_400(
 @pytest.mark.parametrize(
     ("call", "method", "url", "empty"),
     [
-        (lambda c: c.agents.list("p1"), "GET", f"{API}/agent/p1", []),
+        (lambda c: c.agents.list(project_id="p1"), "GET", f"{API}/agent/p1", []),
         (lambda c: c.projects.list(), "GET", f"{API}/project", []),
         (lambda c: c.user.get_active_project(), "GET", f"{API}/user/get-active-project", None),
         (lambda c: c.projects.get_active_agent("p1"), "POST", f"{API}/project/active-agent", None),

@@ -79,9 +79,9 @@ def _calls(client: AsyncTalkstack) -> dict[str, Any]:
         "webhook: not a url": lambda: client.projects.set_webhook("p1", url="hooks.example.com"),
         "delete: cascade not bool": lambda: client.projects.delete("p1", cascade="yes"),
         "agent: bad phone": lambda: client.agents.create(
-            "p1", name="A", system_instruction="x", phone_number="12"
+            project_id="p1", name="A", system_instruction="x", phone_number="12"
         ),
-        "agent update: nothing": lambda: client.agents.update("p1", "a1"),
+        "agent update: nothing": lambda: client.agents.update("a1", project_id="p1"),
         "analyze: selector without options": lambda: client.calls.analyze(
             "CA1", questions=[{"question": "Which?", "type": "Selector"}]
         ),
@@ -127,7 +127,7 @@ async def test_bad_history_filters_fail_on_first_iteration_before_any_request(
             {"ended_before": "last week"},
         ):
             with pytest.raises(ValidationError):
-                async for _ in client.calls.history("p1", **kwargs):
+                async for _ in client.calls.history(project_id="p1", **kwargs):
                     pass
     assert mocked.requests == {}
 
@@ -199,7 +199,7 @@ async def test_an_id_made_of_dots_is_refused_before_it_reaches_a_path(
         with pytest.raises(ValidationError, match="is not an id"):
             await client.voices.get(bad)
         with pytest.raises(ValidationError, match="is not an id"):
-            await client.agents.list(bad)
+            await client.agents.list(project_id=bad)
     assert not mocked.requests
 
 
