@@ -102,13 +102,15 @@ def request_digest(request: CallRequest) -> bytes:
 
 
 class CallRequestFile:
-    """The rows of a CSV file as dialer input, read one at a time (a million rows cost one row
-    of memory). Re-iterable: each iteration reads the file afresh.
+    """The rows of a CSV file as dialer input, read one at a time (memory stays flat however
+    long the file). Re-iterable: each iteration reads the file afresh.
 
     Columns: ``number`` (required), ``dynamicVariables`` (a JSON object, optional), ``key``
-    (optional), ``projectId``/``agentId`` (optional, per row). Any other non-empty column
-    becomes a dynamic variable of that name; ``dynamicVariables`` wins on a clash. A bad row
-    becomes that request's ``FAILED`` outcome, not an error of the whole run.
+    (optional), ``projectId``/``agentId`` (optional, per row); these names are matched
+    whatever their case (``Number`` works). Any other non-empty column becomes a dynamic
+    variable of that name; ``dynamicVariables`` wins on a clash. The delimiter (comma,
+    semicolon or tab) is sniffed from the start of the file, and a byte-order mark is skipped.
+    A bad row becomes that request's ``FAILED`` outcome, not an error of the whole run.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, encoding: str = "utf-8-sig") -> None:
@@ -116,22 +118,39 @@ class CallRequestFile:
         self.encoding = encoding
         try:
             with self.path.open(newline="", encoding=encoding) as file:
-                header = next(csv.reader(file), [])
+                sample = file.read(_SNIFF)
+                self.dialect = _sniff(sample)
+                file.seek(0)
+                header = next(csv.reader(file, self.dialect), [])
         except (OSError, UnicodeDecodeError) as exc:
             raise ValidationError("path", f"cannot read {str(self.path)!r}: {exc}") from None
-        self.columns = tuple(column.strip() for column in header)
+        self.columns = tuple(_CANONICAL.get(c.strip().lower(), c.strip()) for c in header)
         if "number" not in self.columns:
             raise ValidationError(
-                "path", f"the CSV needs a 'number' column; its header is {list(self.columns)}"
+                "path", f"the CSV needs a 'number' column; its header is {list(header)}"
             )
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
+        for _, row in self.numbered():
+            yield row
+
+    def count(self) -> int:
+        """How many rows the file has (a quick pass of the CSV reader, no row is checked)."""
         with self.path.open(newline="", encoding=self.encoding) as file:
-            reader = csv.reader(file)
+            reader = csv.reader(file, self.dialect)
             next(reader, None)
+            return sum(1 for cells in reader if cells)
+
+    def numbered(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        """Each row with the line of the file it starts on (the header is line 1)."""
+        with self.path.open(newline="", encoding=self.encoding) as file:
+            reader = csv.reader(file, self.dialect)
+            next(reader, None)
+            line = reader.line_num + 1
             for cells in reader:
                 if cells:
-                    yield self._row(cells)
+                    yield line, self._row(cells)
+                line = reader.line_num + 1
 
     def _row(self, cells: list[str]) -> dict[str, Any]:
         row: dict[str, Any] = {}
@@ -158,6 +177,18 @@ class CallRequestFile:
 
     def __repr__(self) -> str:
         return f"CallRequestFile({str(self.path)!r})"
+
+
+_SNIFF = 16 * 1024
+_CANONICAL = {name.lower(): name for name in _KNOWN_NAMES}
+
+
+def _sniff(sample: str) -> type[csv.Dialect] | csv.Dialect:
+    """The file's dialect (comma, semicolon or tab), or plain CSV when it cannot tell."""
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t")
+    except csv.Error:
+        return csv.excel
 
 
 def _try_json_object(text: str) -> dict[str, Any] | None:

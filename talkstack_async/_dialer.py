@@ -14,7 +14,9 @@ Stopping early: when the consumer stops (break, cancellation, Ctrl-C in the bloc
 in-flight placements are cancelled and become ``UNKNOWN`` (journalled, so a re-run skips
 them) and a request read but not yet sent becomes ``NOT_ATTEMPTED``. Those outcomes can no
 longer be yielded; they go to the ``progress`` callback and the journal. When the run itself
-fails (the journal cannot be written, the progress callback raises), no new placement starts,
+fails (the journal cannot be written, the progress callback raises, or a placement is refused
+in a way every other one would be too: 401, 403, the run's project or agent does not exist),
+no new placement starts,
 in-flight ones finish and are yielded, the rest of the input is yielded as ``NOT_ATTEMPTED``,
 and then the error is raised. An input iterator that raises ends the run the same way, minus
 the rest of the input, which cannot be read.
@@ -25,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
+import re
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
@@ -45,8 +48,13 @@ from talkstack_async._errors import (
     APIConnectionError,
     APIResponseError,
     APIStatusError,
+    AuthenticationError,
+    BadRequestError,
     DialInterruptedError,
     InternalServerError,
+    MissingCredentialsError,
+    NotFoundError,
+    PermissionDeniedError,
     TalkstackError,
     ValidationError,
 )
@@ -62,6 +70,8 @@ Watcher = Callable[[CallRequest, str], Awaitable[Call]]
 ProgressCallback = Callable[[DialProgress], object]
 
 _MAX_CONCURRENCY = 10_000
+# The API answers 400 "project does not exist." for a missing project (404 for an agent).
+_MISSING_PARENT = re.compile(r"\b(project|agent)\b.*\b(does not exist|not found)", re.IGNORECASE)
 
 
 @attrs.frozen
@@ -288,8 +298,25 @@ class _Run:
             if _may_have_reached_server(exc):
                 detail = "may have been placed: check before dialling again"
                 return attrs.evolve(base, status=DialStatus.UNKNOWN, error=exc, detail=detail)
+            if self._refuses_every_request(exc, request):
+                # Every other row would get the same answer: stop here, the rest NOT_ATTEMPTED.
+                self.fail(exc)
+                detail = "not placed; the run stopped: every request would be refused alike"
+                return attrs.evolve(base, status=DialStatus.FAILED, error=exc, detail=detail)
             return attrs.evolve(base, status=DialStatus.FAILED, error=exc, detail="not placed")
         return attrs.evolve(base, status=DialStatus.PLACED, call=call, detail="")
+
+    def _refuses_every_request(self, error: TalkstackError, request: CallRequest) -> bool:
+        """A refusal that would repeat for every input: the credentials (401, 403, none), or
+        the run's own project or agent missing (a row naming its own may just have a typo)."""
+        if isinstance(error, (AuthenticationError, PermissionDeniedError, MissingCredentialsError)):
+            return True
+        settings = self.settings
+        if request.project_id != settings.project_id or request.agent_id != settings.agent_id:
+            return False
+        if isinstance(error, NotFoundError):
+            return True
+        return isinstance(error, BadRequestError) and bool(_MISSING_PARENT.search(error.message))
 
     async def _watch(self, outcome: DialOutcome, request: CallRequest, key: str) -> DialOutcome:
         assert self.watch is not None

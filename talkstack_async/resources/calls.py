@@ -161,8 +161,9 @@ class AsyncCallsResource(AsyncResource):
         early (break, cancellation, Ctrl-C), in-flight placements are cancelled and end
         ``UNKNOWN``; outcomes that can no longer be yielded still reach ``progress`` and the
         journal. If the run itself fails (say the journal's disk is
-        full), no new call is placed, in-flight ones finish, every remaining input is yielded
-        as ``NOT_ATTEMPTED`` and then the error is raised.
+        full, or a placement is refused as every other would be: 401, 403, the run's project
+        or agent does not exist), no new call is placed, in-flight ones finish, every
+        remaining input is yielded as ``NOT_ATTEMPTED`` and then the error is raised.
 
         Args:
             requests: ``CallRequest``s, E.164 numbers, or mappings (see ``CallRequestLike``),

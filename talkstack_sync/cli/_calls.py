@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import json
 import sys
+from array import array
 from collections.abc import Iterator
 from typing import IO, Any
 
-from talkstack_async import CallRequestFile, DialOutcome, DialProgress
+from talkstack_async import (
+    CallRequestFile,
+    DialOutcome,
+    DialProgress,
+    DialStatus,
+    TalkstackError,
+    ValidationError,
+)
 from talkstack_sync.cli._credentials import open_client
 from talkstack_sync.cli._output import record, write_records
-from talkstack_sync.cli._progress import bar_wanted, progress_bar
+from talkstack_sync.cli._progress import progress_bar
 
 __all__ = ["dial", "history", "make"]
 
@@ -68,68 +77,208 @@ def make(args: argparse.Namespace) -> int:
     return 0
 
 
-class _Latest:
-    """Keeps the run's latest totals (set on the client's thread, read on this one)."""
+class _Outcomes:
+    """Every outcome of the run, as the dialler reports it (on the client's thread), yielded
+    or not: those of placements stopped by Ctrl-C arrive only here. Drained on this thread."""
 
-    value: DialProgress | None = None
+    def __init__(self) -> None:
+        self.latest: DialProgress | None = None
+        self.pending: collections.deque[DialOutcome] = collections.deque()
 
     def __call__(self, progress: DialProgress) -> None:
-        self.value = progress
+        self.latest = progress
+        self.pending.append(progress.last)
+
+
+class _Tally:
+    """What the summary says: counts, the failures' reasons and rows, the rows to decide on."""
+
+    def __init__(self) -> None:
+        self.counts: collections.Counter[DialStatus] = collections.Counter()
+        self.reasons: collections.Counter[str] = collections.Counter()
+        self.failed_rows: list[str] = []
+        self.maybe_skipped = 0
+
+    def add(self, outcome: DialOutcome, line: int | None) -> None:
+        self.counts[outcome.status] += 1
+        if outcome.status is DialStatus.FAILED:
+            self.reasons[_reason(outcome)] += 1
+            if len(self.failed_rows) < _SHOWN_ROWS:
+                self.failed_rows.append(f"line {line} ({_number(outcome) or 'no number'})")
+        elif outcome.status is DialStatus.SKIPPED and "may have been placed" in outcome.detail:
+            self.maybe_skipped += 1
+
+
+_SHOWN_ROWS = 5
+_SHOWN_REASONS = 3
 
 
 def dial(args: argparse.Namespace) -> int:
-    requests = CallRequestFile(args.file)
-    total = _count_rows(args.file) if bar_wanted(args.progress) else None
-    latest = _Latest()
+    try:
+        source = CallRequestFile(args.file)
+    except ValidationError as exc:
+        raise ValidationError("--file", exc.problem) from None
+    total = source.count()
+    lines: array[int] = array("L")  # the CSV line of each input, by index
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for line, row in source.numbered():
+            lines.append(line)
+            yield row
+
+    reported = _Outcomes()
+    tally = _Tally()
     bar = progress_bar(args.progress, total=total, unit="call", description="dialling")
     interrupted = False
+    failure: TalkstackError | None = None
+
+    def drain(out: IO[str] | None) -> None:
+        while reported.pending:
+            outcome = reported.pending.popleft()
+            line = lines[outcome.index] if outcome.index < len(lines) else None
+            tally.add(outcome, line)
+            if out is not None:
+                out.write(json.dumps(_outcome_record(outcome, line)) + "\n")
+            bar.update()
+        if reported.latest is not None:
+            bar.set_postfix_str(_tally(tally, total, short=True))
+
     try:
         with open_client(args) as client, _output(args.outcomes, default=None) as out:
-            # closing(): on Ctrl-C the run stops (in-flight calls journalled UNKNOWN) while
-            # the client is still open, not when the generator is collected after it closed.
             outcomes = client.calls.dial_many(
-                requests,
+                rows(),
                 project_id=args.project,
                 agent_id=args.agent,
                 concurrency=args.concurrency,
                 rate=args.rate,
                 journal=args.journal,
-                progress=latest,
+                progress=reported,
                 wait_until_finished=args.wait,
                 finish_timeout=args.finish_timeout,
             )
-            with contextlib.closing(outcomes):
-                for outcome in outcomes:
-                    if out is not None:
-                        out.write(json.dumps(_outcome_record(outcome)) + "\n")
-                    bar.update()
-                    if latest.value is not None:
-                        bar.set_postfix_str(_tally(latest.value))
-    except KeyboardInterrupt:
-        interrupted = True
+            try:
+                # closing(): on Ctrl-C the run stops (in-flight calls journalled UNKNOWN) while
+                # the client is still open, not when the generator is collected after it closed.
+                with contextlib.closing(outcomes):
+                    for _ in outcomes:
+                        drain(out)
+            except KeyboardInterrupt:
+                interrupted = True
+            except TalkstackError as exc:  # the run itself failed (a refusal for every row)
+                failure = exc
+            finally:
+                drain(out)  # what stopping left behind reaches the outcomes file too
+                if interrupted or failure is not None:
+                    _never_read(source, len(lines), out, tally)
     finally:
         bar.close()
-    summary = latest.value
-    print(f"talkstack: {_tally(summary) if summary else 'nothing to dial'}", file=sys.stderr)
+    return _summarise(args, tally, total, failure=failure, interrupted=interrupted)
+
+
+def _never_read(source: CallRequestFile, read: int, out: IO[str] | None, tally: _Tally) -> None:
+    """The rows a stopped run never read get their NOT_ATTEMPTED outcome too."""
+    for index, (line, row) in enumerate(source.numbered()):
+        if index < read:
+            continue
+        tally.counts[DialStatus.NOT_ATTEMPTED] += 1
+        if out is not None:
+            number = row.get("number") or None
+            record = {
+                "line": line, "number": number, "status": "not_attempted", "sid": None,
+                "detail": "not read: the run stopped before this row", "error": None,
+            }  # fmt: skip
+            out.write(json.dumps(record) + "\n")
+
+
+def _summarise(
+    args: argparse.Namespace,
+    tally: _Tally,
+    total: int,
+    *,
+    failure: TalkstackError | None,
+    interrupted: bool,
+) -> int:
+    def say(text: str) -> None:
+        print(f"talkstack: {text}", file=sys.stderr)
+
+    if failure is not None:
+        say(f"the run stopped: {failure}")
+    say(_tally(tally, total) if total else "nothing to dial")
+    where = f"in {args.outcomes}" if args.outcomes else "with --outcomes FILE to list them all"
+    if tally.reasons:
+        reasons = tally.reasons.most_common(_SHOWN_REASONS)
+        say("failed: " + "; ".join(f"{count:,} x {reason}" for reason, count in reasons))
+        more = tally.counts[DialStatus.FAILED] - len(tally.failed_rows)
+        rows = ", ".join(tally.failed_rows) + (f" and {more:,} more" if more > 0 else "")
+        say(f"failed rows: {rows} ({where})")
+    unknown = tally.counts[DialStatus.UNKNOWN]
+    decide = unknown + tally.maybe_skipped
+    if decide:
+        parts = [f"{unknown:,} in flight or unanswered"] if unknown else []
+        if tally.maybe_skipped:
+            parts.append(f"{tally.maybe_skipped:,} skipped from an earlier run")
+        say(
+            f"{decide:,} row(s) may have been placed ({', '.join(parts)}): check them in the "
+            f"call history (talkstack calls history --to NUMBER) before dialling them again; "
+            f"they are the unknown / skipped rows {where}"
+        )
     if interrupted:
-        print("talkstack: interrupted; re-run with the same --journal to resume", file=sys.stderr)
+        if args.journal:
+            say("interrupted; re-run with the same --journal to resume")
+        else:
+            placed = tally.counts[DialStatus.PLACED]
+            say(
+                f"interrupted; no --journal was given, so a re-run dials every row again "
+                f"({placed:,} placed ones included): pass --journal FILE to make runs resumable"
+            )
         return 130
-    if summary is None:
-        return 0
-    return 0 if summary.failed + summary.unknown + summary.not_attempted == 0 else 1
+    if failure is not None:
+        return 1
+    not_placed = sum(tally.counts[s] for s in (DialStatus.FAILED, DialStatus.UNKNOWN))
+    return 0 if not_placed == 0 and _not_attempted(tally, total) == 0 else 1
 
 
-def _tally(progress: DialProgress) -> str:
+def _not_attempted(tally: _Tally, total: int) -> int:
+    """Rows the run never tried: reported as not attempted, or never even read."""
+    seen = sum(tally.counts.values())
+    return tally.counts[DialStatus.NOT_ATTEMPTED] + max(0, total - seen)
+
+
+def _tally(tally: _Tally, total: int, *, short: bool = False) -> str:
+    counts = tally.counts
+    if short:  # the bar's postfix: fits beside the bar in 80 columns
+        return (
+            f"ok {counts[DialStatus.PLACED]:,} fail {counts[DialStatus.FAILED]:,} "
+            f"unk {counts[DialStatus.UNKNOWN]:,} skip {counts[DialStatus.SKIPPED]:,}"
+        )
     return (
-        f"placed {progress.placed:,} · failed {progress.failed:,} · unknown {progress.unknown:,}"
-        f" · skipped {progress.skipped:,} · not attempted {progress.not_attempted:,}"
+        f"placed {counts[DialStatus.PLACED]:,} · failed {counts[DialStatus.FAILED]:,} · "
+        f"unknown {counts[DialStatus.UNKNOWN]:,} · skipped {counts[DialStatus.SKIPPED]:,} · "
+        f"not attempted {_not_attempted(tally, total):,}"
     )
 
 
-def _outcome_record(outcome: DialOutcome) -> dict[str, Any]:
+def _number(outcome: DialOutcome) -> str | None:
+    if outcome.number is not None:
+        return outcome.number
+    request = outcome.request
+    number = request.get("number") if isinstance(request, dict) else None
+    return number if isinstance(number, str) and number else None
+
+
+def _reason(outcome: DialOutcome) -> str:
+    error = outcome.error
+    if error is None:
+        return outcome.detail or "not placed"
+    if isinstance(error, ValidationError):  # grouped by the field, not the row
+        return f"invalid {error.argument.rsplit('.', 1)[-1]}"
+    return f"{type(error).__name__}: {error}"
+
+
+def _outcome_record(outcome: DialOutcome, line: int | None) -> dict[str, Any]:
     data: dict[str, Any] = {
-        "index": outcome.index,
-        "number": outcome.number,
+        "line": line,
+        "number": _number(outcome),
         "status": outcome.status.value,
         "sid": outcome.call.sid if outcome.call else None,
         "detail": outcome.detail,
@@ -140,14 +289,6 @@ def _outcome_record(outcome: DialOutcome) -> dict[str, Any]:
     if outcome.final_error is not None:
         data["final_error"] = str(outcome.final_error)
     return data
-
-
-def _count_rows(path: str) -> int:
-    """Lines after the header, for the bar's total (a quick byte count, not a CSV parse)."""
-    with open(path, "rb") as file:
-        return max(
-            0, sum(chunk.count(b"\n") for chunk in iter(lambda: file.read(1 << 20), b"")) - 1
-        )
 
 
 @contextlib.contextmanager

@@ -292,10 +292,17 @@ def test_a_killed_campaign_resumes_from_its_journal_without_dialling_anyone_twic
     assert len(in_flight_at_kill) <= 20
     # Everyone was dialled, except calls in flight at the kill: skipped, not risked twice.
     assert placed | in_flight_at_kill == set(numbers)
-    assert resumed.stderr.strip().splitlines()[-1] == (
+    said = resumed.stderr.strip().splitlines()
+    assert (
         f"talkstack: placed {2000 - len(first_attempts):,} · failed 0 · unknown 0"
         f" · skipped {len(first_attempts):,} · not attempted 0"
-    )
+    ) in said
+    # The rows an operator must decide on are counted and the way to decide is named.
+    decide = [line for line in said if "may have been placed" in line]
+    if in_flight_at_kill:
+        assert decide, said
+        assert "skipped from an earlier run" in decide[0]  # attempted, no result journalled
+        assert "calls history --to" in decide[0]
 
 
 def journalled_attempts(journal: Path) -> set[str]:
@@ -359,6 +366,8 @@ def test_ctrl_c_stops_a_campaign_cleanly_and_accounts_for_what_was_in_flight(
             "5",
             "--journal",
             str(journal),
+            "--outcomes",
+            str(tmp_path / "outcomes.jsonl"),
         ],
         env=env,
         stdout=subprocess.DEVNULL,
@@ -382,6 +391,18 @@ def test_ctrl_c_stops_a_campaign_cleanly_and_accounts_for_what_was_in_flight(
     results = {key: events - {"attempt"} for key, events in seen.items()}
     assert all(len(result) == 1 for result in results.values()), results
     events = collections.Counter(result.pop() for result in results.values())
-    summary = stderr.strip().splitlines()[-2]
+    (summary,) = [line for line in stderr.splitlines() if line.startswith("talkstack: placed")]
     placed, unknown = events["placed"], events["unknown"]
-    assert summary.startswith(f"talkstack: placed {placed} · failed 0 · unknown {unknown} · ")
+    assert summary == (
+        f"talkstack: placed {placed} · failed 0 · unknown {unknown} · skipped 0 · "
+        f"not attempted {100 - placed - unknown}"
+    )
+    # Every row's outcome is in the outcomes file, the ones in flight at Ctrl-C included,
+    # each under its CSV line; the rows to decide on are named with how to decide.
+    written = [json.loads(line) for line in (tmp_path / "outcomes.jsonl").read_text().splitlines()]
+    assert sorted(r["line"] for r in written) == list(range(2, 102))
+    by = collections.Counter(r["status"] for r in written)
+    expected = {"placed": placed, "unknown": unknown, "not_attempted": 100 - placed - unknown}
+    assert by == collections.Counter(expected)
+    if unknown:
+        assert f"{unknown} row(s) may have been placed ({unknown} in flight" in stderr

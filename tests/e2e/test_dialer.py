@@ -12,6 +12,7 @@ import pytest
 
 from talkstack_async import (
     APIConnectionError,
+    APIStatusError,
     AsyncTalkstack,
     CallRequest,
     CallStatus,
@@ -359,3 +360,40 @@ async def test_cancelling_a_run_accounts_for_every_read_input(
     assert collections.Counter(e["event"] for e in events) == {"attempt": 4, "unknown": 4}
     tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
     assert not [t for t in tasks if "talkstack" in repr(t)]
+
+
+@pytest.mark.parametrize("wrong", ["api_key", "project", "agent"])
+async def test_a_refusal_every_row_would_get_stops_the_run_after_the_first(
+    connect: Any, talkstack_server: TalkstackEmulator, wrong: str
+) -> None:
+    seed = talkstack_server.seed()
+    key = "0" * 64 if wrong == "api_key" else seed.account.api_key
+    client = connect(api_key=key)
+    ids = {
+        "project_id": "nosuchproject" if wrong == "project" else seed.project_id,
+        "agent_id": "nosuchagent" if wrong == "agent" else seed.agent_id,
+    }
+    outcomes: list[DialOutcome] = []
+    run = client.calls.dial_many(numbers(200), concurrency=1, **ids)
+    with pytest.raises(APIStatusError) as caught:
+        await drain(run, outcomes)
+    assert caught.value.status in (400, 401, 404)
+    assert sorted(o.index for o in outcomes) == list(range(200))
+    grouped = by_status(outcomes)
+    assert len(grouped[DialStatus.FAILED]) == 1
+    assert len(grouped[DialStatus.NOT_ATTEMPTED]) == 199
+    assert talkstack_server.requests.count("calls.make") == 1
+
+
+async def test_a_row_naming_a_missing_project_of_its_own_fails_alone(
+    connect: Any, talkstack_server: TalkstackEmulator
+) -> None:
+    seed = talkstack_server.seed()
+    client = connect(api_key=seed.account.api_key)
+    rows = [{"number": "+14155550190", "project_id": "typo"}, *numbers(3)]
+    outcomes = await collect(
+        client.calls.dial_many(rows, project_id=seed.project_id, agent_id=seed.agent_id)
+    )
+    grouped = by_status(outcomes)
+    assert len(grouped[DialStatus.FAILED]) == 1
+    assert len(grouped[DialStatus.PLACED]) == 3

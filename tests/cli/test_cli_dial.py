@@ -1,0 +1,121 @@
+"""``talkstack calls dial`` tells the truth about every row: refusals that would repeat stop
+the run, failures come with reasons and CSV lines, every row reaches --outcomes, the advice
+fits what was done, and input files come as people make them."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from talkstack_async.testing import Fault, TalkstackEmulator
+from tests.cli.test_cli import ENTRY_POINT, cli, cli_env, numbers_csv
+
+
+def _dial(server: TalkstackEmulator, seed: object, csv: Path, *extra: str, **kwargs: object):
+    return cli(
+        server, "calls", "dial", "--file", str(csv), "--project", seed.project_id,  # type: ignore[attr-defined]
+        "--agent", seed.agent_id, *extra, **kwargs,  # type: ignore[attr-defined]
+    )  # fmt: skip
+
+
+def _outcomes(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_a_wrong_api_key_stops_the_run_after_one_request_and_says_why(
+    talkstack_server: TalkstackEmulator, tmp_path: Path
+) -> None:
+    seed = talkstack_server.seed()
+    numbers_csv(tmp_path / "n.csv", 50)
+    out = tmp_path / "outcomes.jsonl"
+    done = _dial(
+        talkstack_server,
+        seed,
+        tmp_path / "n.csv",
+        "--outcomes",
+        str(out),
+        "--concurrency",
+        "1",
+        api_key="0" * 64,
+    )
+    assert done.returncode == 1
+    assert talkstack_server.requests.count("calls.make") == 1
+    assert "talkstack: the run stopped: 401 from POST /call/makeCall" in done.stderr
+    assert "placed 0 · failed 1 · unknown 0 · skipped 0 · not attempted 49" in done.stderr
+    assert "failed: 1 x AuthenticationError: 401" in done.stderr
+    statuses = [r["status"] for r in _outcomes(out)]
+    assert statuses.count("failed") == 1
+    assert statuses.count("not_attempted") == 49
+
+
+def test_failed_rows_are_named_by_csv_line_with_their_reasons(
+    talkstack_server: TalkstackEmulator, tmp_path: Path
+) -> None:
+    seed = talkstack_server.seed()
+    csv = tmp_path / "n.csv"
+    csv.write_text("number,name\n+14155550100,Ann\nnot-a-number,Bob\n\n+14155550101,Cy\n12,Di\n")
+    out = tmp_path / "outcomes.jsonl"
+    done = _dial(talkstack_server, seed, csv, "--outcomes", str(out), api_key=seed.account.api_key)
+    assert done.returncode == 1
+    assert "placed 2 · failed 2 · unknown 0 · skipped 0 · not attempted 0" in done.stderr
+    assert "failed: 2 x invalid number" in done.stderr
+    assert f"failed rows: line 3 (not-a-number), line 6 (12) (in {out})" in done.stderr
+    by_line = {r["line"]: r for r in _outcomes(out)}
+    assert sorted(by_line) == [2, 3, 5, 6]  # the blank line 4 is no row
+    assert by_line[3]["status"] == "failed"
+    assert by_line[3]["number"] == "not-a-number"  # kept, so the row can be found and fixed
+
+
+def test_an_interrupted_run_without_a_journal_says_a_rerun_dials_everyone_again(
+    talkstack_server: TalkstackEmulator, tmp_path: Path
+) -> None:
+    seed = talkstack_server.seed()
+    numbers_csv(tmp_path / "n.csv", 100)
+    talkstack_server.faults.inject(Fault.latency(0.3), on="calls.make")
+    process = subprocess.Popen(
+        [str(ENTRY_POINT), "calls", "dial", "--file", str(tmp_path / "n.csv"), "--project",
+         seed.project_id, "--agent", seed.agent_id, "--concurrency", "4"],
+        env=cli_env(talkstack_server, seed.account.api_key),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while talkstack_server.requests.count("calls.make") < 4:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert "no --journal was given, so a re-run dials every row again" in stderr
+    assert "re-run with the same --journal" not in stderr
+    (tally,) = [line for line in stderr.splitlines() if line.startswith("talkstack: placed")]
+    assert tally.endswith("not attempted " + tally.rsplit(" ", 1)[1])
+    counted = sum(int(part.split()[-1].replace(",", "")) for part in tally[11:].split(" · "))
+    assert counted == 100  # unread rows count as not attempted
+
+
+def test_a_spreadsheet_export_with_a_bom_semicolons_and_a_capitalised_header_dials(
+    talkstack_server: TalkstackEmulator, tmp_path: Path
+) -> None:
+    seed = talkstack_server.seed()
+    csv = tmp_path / "export.csv"
+    csv.write_bytes("\ufeffNumber;Name\r\n+14155550100;Ann\r\n+14155550101;Bob\r\n".encode())
+    done = _dial(talkstack_server, seed, csv, api_key=seed.account.api_key)
+    assert done.returncode == 0, done.stderr
+    assert sorted(talkstack_server.placed_numbers()) == ["+14155550100", "+14155550101"]
+    made = talkstack_server.requests.of("calls.make")
+    assert {r.json["dynamicVariables"]["Name"] for r in made} == {"Ann", "Bob"}
+
+
+def test_input_errors_name_the_command_lines_flags(
+    talkstack_server: TalkstackEmulator, tmp_path: Path
+) -> None:
+    seed = talkstack_server.seed()
+    csv = tmp_path / "n.csv"
+    csv.write_text("phone\n+14155550100\n")
+    done = _dial(talkstack_server, seed, csv, api_key=seed.account.api_key)
+    assert done.returncode == 2
+    assert "talkstack: error: --file: the CSV needs a 'number' column" in done.stderr
+    assert "path:" not in done.stderr
