@@ -21,6 +21,35 @@ from talkstack_async import (
 __all__ = ["main"]
 
 
+# The SDK's argument names as this command line spells them.
+_FLAGS = {
+    "base_url": "--base-url",
+    "calls_base_url": "--calls-base-url",
+    "path": "--file",
+    "project_id": "--project",
+    "agent_id": "--agent",
+    "concurrency": "--concurrency",
+    "rate": "--rate",
+    "journal": "--journal",
+    "page_size": "--page-size",
+    "timeout": "--timeout",
+    "max_retries": "--max-retries",
+    "finish_timeout": "--finish-timeout",
+    "api_key": "--api-key",
+    "email": "--email",
+}
+
+
+def _in_cli_terms(error: ValidationError) -> str:
+    """A ValidationError naming the command line's flags, not the SDK's arguments."""
+    flag = _FLAGS.get(error.argument, error.argument)
+    problem = error.problem.replace(
+        "pass allow_insecure_http=True to send credentials unencrypted",
+        "use https:// (the command line never sends credentials unencrypted to another host)",
+    )
+    return f"{flag}: {problem}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from talkstack_sync.cli._parser import build_parser
 
@@ -29,10 +58,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except ValidationError as exc:
-        parser.exit(2, f"talkstack: error: {exc}\n")
-    except MissingCredentialsError as exc:
-        hint = "set TALKSTACK_API_KEY (or run 'talkstack login --save')"
-        parser.exit(2, f"talkstack: error: {exc}; {hint}\n")
+        parser.exit(2, f"talkstack: error: {_in_cli_terms(exc)}\n")
+    except MissingCredentialsError:
+        parser.exit(
+            2,
+            "talkstack: error: no credentials for this command: set TALKSTACK_API_KEY (or "
+            "pass --api-key), or TALKSTACK_EMAIL and TALKSTACK_PASSWORD, or run "
+            "'talkstack login --save'\n",
+        )
     except APIConnectionError as exc:
         parser.exit(1, f"talkstack: error: {exc} (is --base-url right?)\n")
     except TalkstackError as exc:

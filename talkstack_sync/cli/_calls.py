@@ -42,21 +42,46 @@ def history(args: argparse.Namespace) -> int:
     filters = {name: getattr(args, name) for name in _FILTERS if getattr(args, name) is not None}
     with open_client(args) as client, _output(args.output) as out:
         bar = progress_bar(args.progress, total=args.limit, unit="call", description="calls")
+        counter: _Counted | None = None
         try:
             # closing(): a --limit that stops mid-page ends the iteration before the client.
             with contextlib.closing(
                 client.calls.history(project_id=args.project, page_size=args.page_size, **filters)
             ) as calls:
-                count = write_records(_limited(calls, args.limit, bar), out, args.format)
+                rows = _limited(calls, args.limit, bar, flatten=args.format != "csv")
+                counter = _Counted(rows)
+                count = write_records(counter, out, args.format)
+        except KeyboardInterrupt:
+            where = f"to {args.output}" if args.output not in (None, "-") else "so far"
+            print(
+                f"talkstack: interrupted: the export is partial, "
+                f"{counter.count if counter else 0:,} call(s) "
+                f"written {where}; run the command again to export them all",
+                file=sys.stderr,
+            )
+            return 130
         finally:
             bar.close()
     print(f"talkstack: exported {count:,} call(s)", file=sys.stderr)
     return 0
 
 
-def _limited(calls: Any, limit: int | None, bar: Any) -> Iterator[dict[str, Any]]:
+class _Counted:
+    """Counts the records that went by, so an interrupted export can say how many."""
+
+    def __init__(self, records: Iterator[dict[str, Any]]) -> None:
+        self.records = records
+        self.count = 0
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for item in self.records:
+            yield item
+            self.count += 1
+
+
+def _limited(calls: Any, limit: int | None, bar: Any, *, flatten: bool) -> Iterator[dict[str, Any]]:
     for number, call in enumerate(calls, 1):
-        yield record(call)
+        yield record(call, flatten_extra=flatten)
         bar.update()
         if limit is not None and number >= limit:
             return

@@ -6,13 +6,13 @@ from __future__ import annotations
 import csv
 import enum
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import IO, Any
 
 import attrs
 
-__all__ = ["FORMATS", "LIST_FORMATS", "record", "write_records"]
+__all__ = ["FORMATS", "LIST_FORMATS", "record", "records_for", "write_records"]
 
 FORMATS = ("table", "csv", "jsonl", "json")
 LIST_FORMATS = ("table", "json", "jsonl", "csv")
@@ -20,9 +20,11 @@ _TABLE_SAMPLE = 50
 _TABLE_MAX_WIDTH = 40
 
 
-def record(model: Any) -> dict[str, Any]:
+def record(model: Any, *, flatten_extra: bool = True) -> dict[str, Any]:
     """A model as a JSON-ready dict: Python field names (``from_`` is ``from``), ISO dates,
-    enum values, and ``extra`` flattened in last under the API's own names."""
+    enum values, and ``extra`` flattened in last under the API's own names; or, with
+    ``flatten_extra=False``, kept as one ``extra`` object, so that every record of a model
+    has the same keys (a CSV's columns, whatever fields each row happens to carry)."""
     if not attrs.has(type(model)):
         return {"value": _plain(model)}
     out: dict[str, Any] = {}
@@ -30,12 +32,19 @@ def record(model: Any) -> dict[str, Any]:
         if not field.repr:
             continue  # secrets (tokens) are declared repr=False: not written either
         value = getattr(model, field.name)
-        if field.name == "extra":
+        if field.name == "extra" and flatten_extra:
             for key, extra_value in value.items():
                 out.setdefault(key, _plain(extra_value))
             continue
         out[field.name.rstrip("_")] = _plain(value)
     return out
+
+
+def records_for(models: Iterable[Any], fmt: str) -> Iterator[dict[str, Any]]:
+    """The records to write in ``fmt``: for CSV, ``extra`` stays one JSON column (a header
+    can only come from the first row, and no later row may lose a value to it)."""
+    flatten = fmt != "csv"
+    return (record(model, flatten_extra=flatten) for model in models)
 
 
 def _plain(value: Any) -> Any:
@@ -90,10 +99,10 @@ def _write_csv(records: Iterable[dict[str, Any]], out: IO[str]) -> int:
     count = 0
     for item in records:
         if writer is None:
-            # Columns from the first record; later unknown keys are dropped, missing ones empty.
-            writer = csv.DictWriter(out, list(item), extrasaction="ignore", lineterminator="\n")
+            # Columns from the first record; records_for() gives every record the same keys.
+            writer = csv.DictWriter(out, list(item), lineterminator="\n")
             writer.writeheader()
-        writer.writerow({k: _cell(v) for k, v in item.items()})
+        writer.writerow({k: _cell(v) for k, v in item.items()})  # a stray key raises
         count += 1
     return count
 

@@ -36,4 +36,19 @@ def progress_bar(mode: str, *, total: int | None, unit: str, description: str) -
         if mode == "always":
             print("talkstack: no progress bar: pip install 'talkstack[cli]'", file=sys.stderr)
         return NoProgress()
-    return tqdm(total=total, unit=unit, desc=description, file=sys.stderr, dynamic_ncols=True)
+    # Counts with thousands separators and the unit as a word ("8,749 calls", not "8749call");
+    # the bar itself takes what is left of the terminal's width.
+    if total is None:
+        layout = "{desc}: {n:,} " + unit + "s [{elapsed}, {rate_noinv_fmt}]{postfix}"
+    else:
+        layout = (
+            "{desc}: {percentage:3.0f}%|{bar}| {n:,}/{total:,} [{elapsed}<{remaining}]{postfix}"
+        )
+    return tqdm(
+        total=total,
+        unit=f" {unit}s",
+        desc=description,
+        file=sys.stderr,
+        dynamic_ncols=True,
+        bar_format=layout,
+    )

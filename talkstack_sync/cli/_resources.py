@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from talkstack_sync.cli._credentials import open_client
-from talkstack_sync.cli._output import record, write_records
+from talkstack_sync.cli._output import records_for, write_records
 
 __all__ = [
     "agents_get",
@@ -20,7 +20,7 @@ __all__ = [
 
 
 def _print(models: list[Any], fmt: str) -> int:
-    write_records((record(m) for m in models), sys.stdout, fmt)
+    write_records(records_for(models, fmt), sys.stdout, fmt)
     return 0
 
 

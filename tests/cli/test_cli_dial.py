@@ -119,3 +119,23 @@ def test_input_errors_name_the_command_lines_flags(
     assert done.returncode == 2
     assert "talkstack: error: --file: the CSV needs a 'number' column" in done.stderr
     assert "path:" not in done.stderr
+
+
+def test_errors_speak_of_flags_and_variables_not_sdk_arguments(
+    talkstack_server: TalkstackEmulator, tmp_path: Path
+) -> None:
+    seed = talkstack_server.seed()
+    insecure = cli(
+        talkstack_server, "voices", "list", "--base-url", "http://example.com",
+        api_key=seed.account.api_key,
+    )  # fmt: skip
+    assert insecure.returncode == 2
+    assert "talkstack: error: --base-url: plain http:// is only allowed" in insecure.stderr
+    assert "allow_insecure_http" not in insecure.stderr
+    anonymous = cli(talkstack_server, "voices", "list")
+    assert anonymous.returncode == 2
+    assert "set TALKSTACK_API_KEY" in anonymous.stderr
+    assert "api_key=" not in anonymous.stderr
+    numbers_csv(tmp_path / "n.csv", 1)
+    missing = _dial(talkstack_server, seed, tmp_path / "nope.csv", api_key=seed.account.api_key)
+    assert "talkstack: error: --file: cannot read" in missing.stderr
