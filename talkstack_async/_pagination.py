@@ -146,7 +146,7 @@ async def iterate_history_pages(
     request: Mapping[str, Any] = paging.first()
     structure_call = converter.get_structure_hook(Call)
     previous: list[Any] | None = None
-    seen: frozenset[Any] = frozenset()  # the previous page's sids
+    previous_calls: tuple[Call, ...] = ()  # the previous page, for calls pushed onto this one
     number = 0
     following: Mapping[str, Any] | None = None
     ahead: asyncio.Future[Any] | None = None
@@ -177,17 +177,21 @@ async def iterate_history_pages(
             if not items:
                 return
             fresh = items
-            if seen:
-                # Calls placed meanwhile push older ones onto the next page: never yield a
-                # call twice across a page boundary.
-                fresh = tuple(call for call in items if call.sid not in seen)
+            if previous_calls and items[0].sid is not None:
+                # Calls placed meanwhile push the previous page's last calls onto the top of
+                # this one: never yield a call twice across a page boundary. Looked for only
+                # when this page starts with a call of the previous one (one scan of it).
+                first = items[0].sid
+                if any(call.sid == first for call in previous_calls):
+                    seen = {call.sid for call in previous_calls}
+                    fresh = tuple(call for call in items if call.sid not in seen)
             if repeated:
                 raise PaginationError(
                     f"the server sent page {number} again for page {number + 1}; it does not "
                     "seem to support the paging this SDK assumes (see talkstack_async._pagination)"
                 )
             previous = page.items
-            seen = frozenset(call.sid for call in items)
+            previous_calls = items
             number += 1
             if fresh:
                 yield CallHistoryPage(items=fresh, page_number=number)
