@@ -26,7 +26,7 @@ from talkstack_async.testing import Fault, TalkstackEmulator
 from tests.cli.test_cli import ENTRY_POINT, cli_env, numbers_csv
 
 TRIALS = 32
-NUMBERS = 600
+NUMBERS = 1200
 TIME_BUDGET = 240.0  # seconds for the whole test; each process is bounded too
 
 

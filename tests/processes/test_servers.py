@@ -90,7 +90,7 @@ def test_gunicorn_preload_with_two_workers_serves_with_a_client_made_at_import(
                 return str(response.read().decode())
 
         with ThreadPoolExecutor(8) as pool:
-            answers = list(pool.map(get, range(60)))
+            answers = list(pool.map(get, range(100)))
     finally:
         output = _stop(server)
     pids = {answer.split()[0] for answer in answers}
