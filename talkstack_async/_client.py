@@ -13,7 +13,14 @@ import aiohttp
 from talkstack_async import _config as cfg
 from talkstack_async import _endpoints as ep
 from talkstack_async._auth import ApiKeyAuth, Auth, NoAuth, TokenAuth, TokenCallback
-from talkstack_async._config import DEFAULT_TIMEOUTS, NOT_GIVEN, ClientConfig, NotGiven, Timeouts
+from talkstack_async._config import (
+    DEFAULT_TIMEOUTS,
+    NOT_GIVEN,
+    ClientConfig,
+    NotGiven,
+    RetryPolicy,
+    Timeouts,
+)
 from talkstack_async._errors import ValidationError
 from talkstack_async._logging import configure_from_env
 from talkstack_async._session import SessionFactory, SessionHolder
@@ -57,7 +64,8 @@ class AsyncTalkstack:
         calls_base_url: The make-call host (env ``TALKSTACK_CALLS_BASE_URL``); defaults to
             Talkstack's calls host, or to ``base_url`` when that points elsewhere.
         timeout: A ``Timeouts`` or a total in seconds; None disables timeouts.
-        max_retries: Retries of retry-safe requests (never of call placement).
+        max_retries: Retries of retry-safe requests (never of call placement), or a
+            ``RetryPolicy`` (statuses, backoff, cap) with the count in it.
         max_connections: The connection pool's size (0: unlimited).
         session: An aiohttp session to use instead of creating one (async code only: a
             session belongs to the event loop it was made on).
@@ -89,7 +97,7 @@ class AsyncTalkstack:
         base_url: str | None = None,
         calls_base_url: str | None = None,
         timeout: Timeouts | float | None = DEFAULT_TIMEOUTS,
-        max_retries: int = 2,
+        max_retries: int | RetryPolicy = 2,
         max_connections: int = 100,
         session: aiohttp.ClientSession | None = None,
         session_factory: SessionFactory | None = None,
@@ -182,6 +190,11 @@ class AsyncTalkstack:
         return self._config.retry.max_retries
 
     @property
+    def retry_policy(self) -> RetryPolicy:
+        """How retry-safe requests are retried (``max_retries`` is its count)."""
+        return self._config.retry
+
+    @property
     def tokens(self) -> TokenSet | None:
         """The current bearer tokens (token auth only; None before the first login)."""
         return self._auth.tokens if isinstance(self._auth, TokenAuth) else None
@@ -194,7 +207,7 @@ class AsyncTalkstack:
         self,
         *,
         timeout: Timeouts | float | NotGiven | None = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
+        max_retries: int | RetryPolicy | NotGiven = NOT_GIVEN,
     ) -> AsyncTalkstack:
         """A copy with other timeouts or retries, sharing this client's session and credentials.
 
@@ -212,7 +225,7 @@ class AsyncTalkstack:
             else Timeouts.coerce(timeout),
             retry=retry
             if isinstance(max_retries, NotGiven)
-            else cfg.RetryPolicy(max_retries=max_retries),
+            else cfg.RetryPolicy.coerce(max_retries),
             max_connections=self._config.max_connections,
             max_connections_per_host=self._config.max_connections_per_host,
             default_headers=self._config.default_headers,

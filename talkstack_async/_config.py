@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import aiohttp
@@ -103,18 +103,49 @@ def _non_negative_int(_: object, attribute: attrs.Attribute[Any], value: object)
         raise ValidationError(attribute.name, f"must be a non-negative integer, not {value!r}")
 
 
+def _non_negative_seconds(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise ValidationError(attribute.name, f"must be a number of seconds >= 0, not {value!r}")
+
+
+def _statuses(value: object) -> frozenset[int]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise ValidationError("statuses", f"must be a set of HTTP statuses, not {value!r}")
+    statuses = frozenset(value)
+    for status in statuses:
+        if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+            raise ValidationError("statuses", f"{status!r} is not an HTTP status")
+        if 200 <= status < 300:
+            raise ValidationError("statuses", f"{status} is a success, not a reason to retry")
+    return statuses
+
+
+DEFAULT_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
 @attrs.frozen
 class RetryPolicy:
     """How retry-safe requests are retried: exponential backoff with full jitter.
 
     Attempt ``n`` (0-based) waits a random time in ``[0, min(max_delay, initial_delay * 2**n)]``,
     unless the server sent ``Retry-After``, which is honoured up to ``max_retry_after``.
+    ``statuses`` are the answers worth another try; a request that got no answer is retried
+    too. Whatever the policy says, a request that can place a call (or rotate a credential) is
+    never sent twice: the endpoint table decides what may be retried, the policy only how.
+
+    Pass one as ``max_retries=RetryPolicy(...)`` to the client or to ``with_options``.
     """
 
     max_retries: int = attrs.field(default=2, validator=_non_negative_int)
-    initial_delay: float = 0.5
-    max_delay: float = 8.0
-    max_retry_after: float = 60.0
+    initial_delay: float = attrs.field(default=0.5, validator=_non_negative_seconds)
+    max_delay: float = attrs.field(default=8.0, validator=_non_negative_seconds)
+    max_retry_after: float = attrs.field(default=60.0, validator=_non_negative_seconds)
+    statuses: frozenset[int] = attrs.field(default=DEFAULT_RETRY_STATUSES, converter=_statuses)
+
+    @classmethod
+    def coerce(cls, value: int | RetryPolicy) -> RetryPolicy:
+        """``max_retries`` as given: a count (the default policy with it) or a policy."""
+        return value if isinstance(value, RetryPolicy) else cls(max_retries=value)
 
 
 def is_loopback(url: URL) -> bool:
@@ -161,7 +192,7 @@ class ClientConfig:
         base_url: str | URL | None,
         calls_base_url: str | URL | None,
         timeout: Timeouts | float | None,
-        max_retries: int,
+        max_retries: int | RetryPolicy,
         max_connections: int,
         allow_insecure_http: bool,
         default_headers: Mapping[str, str] | None,
@@ -192,7 +223,7 @@ class ClientConfig:
             base_url=api,
             calls_base_url=calls,
             timeouts=Timeouts.coerce(timeout),
-            retry=RetryPolicy(max_retries=max_retries),
+            retry=RetryPolicy.coerce(max_retries),
             max_connections=max_connections,
             default_headers=_headers(default_headers),
         )

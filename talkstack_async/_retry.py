@@ -7,11 +7,11 @@ import random
 import time
 from collections.abc import Mapping
 
-from talkstack_async._config import RetryPolicy
+from talkstack_async._config import DEFAULT_RETRY_STATUSES, RetryPolicy
 
 __all__ = ["RETRYABLE_STATUSES", "backoff_delay", "retry_after_seconds"]
 
-RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+RETRYABLE_STATUSES = DEFAULT_RETRY_STATUSES
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:

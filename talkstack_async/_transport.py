@@ -8,8 +8,8 @@ Retry rules, in order of precedence:
   idempotent methods away from requests that are not retry-safe.
 * A 401 on a renewable credential renews it once (single-flight) and repeats the request once:
   the server rejected the request unprocessed, so this holds for call placement too.
-* 408, 429 and 5xx are retried only for ``retry_safe`` requests, after ``Retry-After`` or an
-  exponential backoff with full jitter.
+* 408, 429 and 5xx (the ``RetryPolicy``'s ``statuses``) are retried only for ``retry_safe``
+  requests, after ``Retry-After`` or an exponential backoff with full jitter.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from talkstack_async._errors import (
 from talkstack_async._json import loads, loads_common
 from talkstack_async._logging import logger
 from talkstack_async._redact import for_debug_log, redact, scrub
-from talkstack_async._retry import RETRYABLE_STATUSES, backoff_delay, retry_after_seconds
+from talkstack_async._retry import backoff_delay, retry_after_seconds
 from talkstack_async._send_once import send_once_middlewares
 from talkstack_async._session import SessionHolder, base_headers, connecting
 
@@ -178,7 +178,7 @@ class Transport:
             if status == 404 and endpoint.absent_on_404:
                 return status, None
             retry_after = retry_after_seconds(headers)
-            retryable = endpoint.retry_safe and status in RETRYABLE_STATUSES
+            retryable = endpoint.retry_safe and status in policy.statuses
             if retryable and retries < policy.max_retries:
                 await self._backoff(spec, retries, retry_after, f"HTTP {status}")
                 retries += 1

@@ -34,6 +34,7 @@ from talkstack_async import (
     PhoneNumber,
     PlacedCall,
     Project,
+    RetryPolicy,
     SessionFactory,
     SignupResult,
     Timeouts,
@@ -780,7 +781,8 @@ class Talkstack(SyncClientBase):
         calls_base_url: The make-call host (env ``TALKSTACK_CALLS_BASE_URL``); defaults to
             Talkstack's calls host, or to ``base_url`` when that points elsewhere.
         timeout: A ``Timeouts`` or a total in seconds; None disables timeouts.
-        max_retries: Retries of retry-safe requests (never of call placement).
+        max_retries: Retries of retry-safe requests (never of call placement), or a
+            ``RetryPolicy`` (statuses, backoff, cap) with the count in it.
         max_connections: The connection pool's size (0: unlimited).
         session: An aiohttp session to use instead of creating one (async code only: a
             session belongs to the event loop it was made on).
@@ -812,7 +814,7 @@ class Talkstack(SyncClientBase):
         base_url: str | None = None,
         calls_base_url: str | None = None,
         timeout: Timeouts | float | None = DEFAULT_TIMEOUTS,
-        max_retries: int = 2,
+        max_retries: int | RetryPolicy = 2,
         max_connections: int = 100,
         session: aiohttp.ClientSession | None = None,
         session_factory: SessionFactory | None = None,
@@ -867,6 +869,11 @@ class Talkstack(SyncClientBase):
         return self._async.max_retries
 
     @property
+    def retry_policy(self) -> RetryPolicy:
+        """How retry-safe requests are retried (``max_retries`` is its count)."""
+        return self._async.retry_policy
+
+    @property
     def tokens(self) -> TokenSet | None:
         """The current bearer tokens (token auth only; None before the first login)."""
         return self._async.tokens
@@ -875,7 +882,7 @@ class Talkstack(SyncClientBase):
         self,
         *,
         timeout: Timeouts | float | NotGiven | None = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
+        max_retries: int | RetryPolicy | NotGiven = NOT_GIVEN,
     ) -> Talkstack:
         """A copy with other timeouts or retries, sharing this client's session and credentials.
 
