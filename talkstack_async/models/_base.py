@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import attrs
 
 __all__ = ["WIRE_NAMES", "Model", "extra_field", "wire"]
 
 WIRE_NAMES = "talkstack.wire_names"
+M = TypeVar("M", bound="Model")
 
 
 class Model:
@@ -33,6 +35,30 @@ class Model:
 
     if TYPE_CHECKING:  # every subclass is an attrs class: let the type checker know
         __attrs_attrs__: ClassVar[Any]
+
+    def to_dict(self, *, wire_names: bool = False) -> dict[str, Any]:
+        """This model as plain data: Python field names with ``extra`` as one object, or with
+        ``wire_names=True`` the API's own names (unknown fields merged back in). Dates are
+        ISO 8601 strings, enums their values. ``type(model).from_dict`` reads either back."""
+        from talkstack_async.models._plain import to_dict
+
+        return to_dict(self, wire_names=wire_names)
+
+    def to_json(self, *, wire_names: bool = False, indent: int | None = None) -> str:
+        """``to_dict`` as a JSON string."""
+        from talkstack_async.models._plain import to_json
+
+        return to_json(self, wire_names=wire_names, indent=indent)
+
+    @classmethod
+    def from_dict(cls: type[M], data: Mapping[str, Any]) -> M:
+        """The model from ``to_dict``'s output in either spelling, or from an API answer,
+        checked as the SDK checks what the API sends (a ``ValueError`` when it cannot be
+        read)."""
+        from talkstack_async.models._plain import from_dict
+
+        made: M = from_dict(cls, data)
+        return made
 
 
 def _content_hash(self: Any) -> int:
