@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import Any, Literal
 
 import aiohttp
+import attrs
 
 from talkstack_async import _config as cfg
 from talkstack_async import _endpoints as ep
@@ -74,6 +75,10 @@ class AsyncTalkstack:
             client closes what it returns. Works on both facades.
         allow_insecure_http: Allow plain ``http://`` to a non-loopback host.
         default_headers: Extra headers sent with every request.
+        proxy: An HTTP(S) proxy for every request, credentials in the URL if it wants them
+            (``http://user:pass@proxy:3128``; never shown in reprs, logs or errors).
+        trust_env: Without ``proxy``, use ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY`` and
+            ``NO_PROXY`` from the environment, as httpx and requests do.
     """
 
     auth: AsyncAuthResource
@@ -103,6 +108,8 @@ class AsyncTalkstack:
         session_factory: SessionFactory | None = None,
         allow_insecure_http: bool = False,
         default_headers: Mapping[str, str] | None = None,
+        proxy: str | None = None,
+        trust_env: bool = True,
     ) -> None:
         configure_from_env()
         config = ClientConfig.build(
@@ -113,6 +120,8 @@ class AsyncTalkstack:
             max_connections=max_connections,
             allow_insecure_http=allow_insecure_http,
             default_headers=default_headers,
+            proxy=proxy,
+            trust_env=trust_env,
         )
         if session is not None and session_factory is not None:
             raise ValidationError("session_factory", "pass session or session_factory, not both")
@@ -217,18 +226,14 @@ class AsyncTalkstack:
         copy = object.__new__(AsyncTalkstack)
         copy._sessions = self._sessions
         retry = self._config.retry
-        config = ClientConfig(
-            base_url=self._config.base_url,
-            calls_base_url=self._config.calls_base_url,
+        config = attrs.evolve(  # everything else (hosts, proxies, headers) as it was
+            self._config,
             timeouts=self._config.timeouts
             if isinstance(timeout, NotGiven)
             else Timeouts.coerce(timeout),
             retry=retry
             if isinstance(max_retries, NotGiven)
             else cfg.RetryPolicy.coerce(max_retries),
-            max_connections=self._config.max_connections,
-            max_connections_per_host=self._config.max_connections_per_host,
-            default_headers=self._config.default_headers,
         )
         copy._setup(config, self._auth)
         return copy

@@ -13,6 +13,7 @@ import attrs
 from yarl import URL
 
 from talkstack_async._errors import ValidationError
+from talkstack_async._proxies import Proxies, resolve_proxies
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -184,6 +185,7 @@ class ClientConfig:
     max_connections_per_host: int = 0
     # Out of the repr: a custom header may carry a credential of its own.
     default_headers: Mapping[str, str] = attrs.field(factory=dict, repr=False)
+    proxies: Proxies = attrs.field(factory=Proxies)
 
     @classmethod
     def build(
@@ -196,6 +198,8 @@ class ClientConfig:
         max_connections: int,
         allow_insecure_http: bool,
         default_headers: Mapping[str, str] | None,
+        proxy: str | URL | None = None,
+        trust_env: bool = True,
         environ: Mapping[str, str] = os.environ,
     ) -> ClientConfig:
         if not isinstance(allow_insecure_http, bool):
@@ -226,6 +230,7 @@ class ClientConfig:
             retry=RetryPolicy.coerce(max_retries),
             max_connections=max_connections,
             default_headers=_headers(default_headers),
+            proxies=resolve_proxies(proxy, trust_env, (api, calls), environ),
         )
 
 

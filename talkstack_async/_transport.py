@@ -98,6 +98,7 @@ class Transport:
         "_headers",
         "_merged",
         "_plain",
+        "_proxies",
         "_sessions",
         "_timeout",
         "_urls",
@@ -112,6 +113,7 @@ class Transport:
             Host.API: str(config.base_url).rstrip("/"),
             Host.CALLS: str(config.calls_base_url).rstrip("/"),
         }
+        self._proxies = {Host.API: config.proxies.api, Host.CALLS: config.proxies.calls}
         # A session the client made carries the base headers itself; an injected one gets
         # them with every request.
         self._headers = {} if sessions.owned else base_headers(config)
@@ -225,6 +227,7 @@ class Transport:
                 # Redirects would carry x-api-key to wherever they point; an API never needs one.
                 allow_redirects=False,
                 middlewares=once,
+                proxy=self._proxies[spec.endpoint.host],
             ) as response:
                 raw = await response.read()
                 status = response.status
@@ -345,7 +348,7 @@ class Transport:
             if text is None or isinstance(text, (int, float, bool)):
                 return text
             text = json.dumps(text, default=str)
-        return scrub(text, self._auth.secrets())
+        return scrub(text, (*self._auth.secrets(), *self._config.proxies.secrets()))
 
 
 _SECRET_HEADERS = frozenset({"authorization", "x-api-key", "set-cookie"})

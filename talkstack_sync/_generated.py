@@ -791,6 +791,10 @@ class Talkstack(SyncClientBase):
             client closes what it returns. Works on both facades.
         allow_insecure_http: Allow plain ``http://`` to a non-loopback host.
         default_headers: Extra headers sent with every request.
+        proxy: An HTTP(S) proxy for every request, credentials in the URL if it wants them
+            (``http://user:pass@proxy:3128``; never shown in reprs, logs or errors).
+        trust_env: Without ``proxy``, use ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY`` and
+            ``NO_PROXY`` from the environment, as httpx and requests do.
     """
 
     auth: AuthResource
@@ -820,6 +824,8 @@ class Talkstack(SyncClientBase):
         session_factory: SessionFactory | None = None,
         allow_insecure_http: bool = False,
         default_headers: Mapping[str, str] | None = None,
+        proxy: str | None = None,
+        trust_env: bool = True,
     ) -> None:
         self._attach(
             AsyncTalkstack(
@@ -839,6 +845,8 @@ class Talkstack(SyncClientBase):
                 session_factory=session_factory,
                 allow_insecure_http=allow_insecure_http,
                 default_headers=default_headers,
+                proxy=proxy,
+                trust_env=trust_env,
             ),
             PortalRunner(),
         )
