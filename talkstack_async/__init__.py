@@ -39,6 +39,7 @@ from talkstack_async._errors import (
     ValidationError,
     WebhookPayloadError,
 )
+from talkstack_async._response import APIResponse
 from talkstack_async._session import SessionFactory
 from talkstack_async._version import __version__
 from talkstack_async._webhooks import call_status_webhook_handler, parse_call_status_event
@@ -78,6 +79,7 @@ __all__ = [
     "NOT_GIVEN",
     "APIConnectionError",
     "APIError",
+    "APIResponse",
     "APIResponseError",
     "APIStatusError",
     "APITimeoutError",

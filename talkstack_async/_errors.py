@@ -33,6 +33,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from multidict import CIMultiDict
+
 __all__ = [
     "APIConnectionError",
     "APIError",
@@ -209,7 +211,8 @@ class APIStatusError(APIError):
     ) -> None:
         self.status = status
         self.body = body
-        self.headers: Mapping[str, str] = dict(headers or {})
+        # Case-insensitive, as HTTP header names are: error.headers["retry-after"] works.
+        self.headers: Mapping[str, str] = CIMultiDict(headers or {})
         self.retry_after = retry_after
         super().__init__(message, method=method, path=path)
 

@@ -41,6 +41,7 @@ from talkstack_async._errors import (
 from talkstack_async._json import loads, loads_common
 from talkstack_async._logging import logger
 from talkstack_async._redact import for_debug_log, redact, scrub
+from talkstack_async._response import capture as raw_capture
 from talkstack_async._retry import backoff_delay, retry_after_seconds
 from talkstack_async._send_once import send_once_middlewares
 from talkstack_async._session import SessionHolder, base_headers, connecting
@@ -155,10 +156,12 @@ class Transport:
         retries = 0
         renewed = False
         policy = self._config.retry
+        recorder = raw_capture.get()  # set only inside a with_raw_response call
         while True:
             auth_headers = self._auth.ready_headers(endpoint.auth)
             if auth_headers is None:
                 auth_headers = await self._auth.headers(endpoint.auth)
+            started = time.perf_counter() if recorder is not None else 0.0
             try:
                 status, headers, raw = await self._attempt(spec, auth_headers, retries)
             except _NoResponse as failure:
@@ -167,6 +170,9 @@ class Transport:
                     retries += 1
                     continue
                 raise failure.error from failure.__cause__
+            if recorder is not None and (200 <= status < 300 or status == 404):
+                elapsed = time.perf_counter() - started
+                recorder.record(status, headers, elapsed, spec.method, spec.path)
             if 200 <= status < 300:
                 try:
                     return status, loads_common(raw)
@@ -338,7 +344,9 @@ class Transport:
             path=spec.path,
             status=status,
             body=redact(decoded, tuple(self._auth.secrets())) if ok else self._safe(decoded[:2000]),
-            headers={k: v for k, v in headers.items() if k.lower() not in _SECRET_HEADERS},
+            headers=CIMultiDict(
+                (k, v) for k, v in headers.items() if k.lower() not in _SECRET_HEADERS
+            ),
             retry_after=retry_after,
         )
 

@@ -20,6 +20,34 @@ class SyncResource:
         self._async = async_resource
         self._portal = portal
 
+    @property
+    def with_raw_response(self) -> Any:
+        """This resource's methods, each returning an ``APIResponse``: ``.status``,
+        ``.headers`` (case-insensitive), ``.request_id``, ``.elapsed`` and ``.parse()`` for the
+        usual result. ``client.projects.with_raw_response.get(pid)``."""
+        return _SyncRawResponses(self._async.with_raw_response, self._portal)
+
+
+class _SyncRawResponses:
+    """The blocking twin of ``RawResponses``: each method runs through the portal."""
+
+    __slots__ = ("_portal", "_raw")
+
+    def __init__(self, raw: Any, portal: PortalRunner) -> None:
+        self._raw = raw
+        self._portal = portal
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._raw, name)
+        portal = self._portal
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return portal.call(method, *args, **kwargs)
+
+        call.__name__ = call.__qualname__ = name
+        call.__doc__ = method.__doc__
+        return call
+
 
 class SyncClientBase:
     _async: AsyncTalkstack

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from talkstack_async._convert import StructureError, structure, structure_list
 from talkstack_async._endpoints import Endpoint
 from talkstack_async._errors import APIResponseError
+from talkstack_async._response import RawResponses
 
 if TYPE_CHECKING:
     from talkstack_async._client import AsyncTalkstack
@@ -21,6 +22,13 @@ class AsyncResource:
 
     def __init__(self, client: AsyncTalkstack) -> None:
         self._client = client
+
+    @property
+    def with_raw_response(self) -> Any:
+        """This resource's methods, each returning an ``APIResponse``: ``.status``,
+        ``.headers`` (case-insensitive), ``.request_id``, ``.elapsed`` and ``.parse()`` for the
+        usual result. ``await client.projects.with_raw_response.get(pid)``."""
+        return RawResponses(self)
 
     async def _send(self, endpoint: Endpoint, **args: Any) -> Any:
         """The endpoint's unwrapped result (None for message-only endpoints and "absent" 404s)."""
