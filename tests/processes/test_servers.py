@@ -30,6 +30,14 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _installed(command: str) -> str:
+    """The path of a console script of this environment (skips when it is not installed)."""
+    found = shutil.which(command, path=str(Path(sys.executable).parent))
+    if found is None:
+        pytest.skip(f"{command} is not installed (the test extra has it)")
+    return found
+
+
 def _stop(process: subprocess.Popen[str], timeout: float = 30) -> str:
     """SIGTERM, then SIGKILL if it does not go in time; returns what it printed."""
     process.send_signal(signal.SIGTERM)
@@ -61,9 +69,7 @@ def app(environ, start_response):
 def test_gunicorn_preload_with_two_workers_serves_with_a_client_made_at_import(
     talkstack_server: TalkstackEmulator, tmp_path: Path
 ) -> None:
-    gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent))
-    if gunicorn is None:
-        pytest.skip("gunicorn is not installed (the test extra has it)")
+    gunicorn = _installed("gunicorn")
     seed = talkstack_server.seed()
     (tmp_path / "app.py").write_text(textwrap.dedent(APP))
     port = _free_port()
@@ -124,9 +130,7 @@ def project_of(project_id):
 def test_a_celery_prefork_worker_runs_tasks_with_a_module_level_client(
     talkstack_server: TalkstackEmulator, tmp_path: Path
 ) -> None:
-    celery = shutil.which("celery", path=str(Path(sys.executable).parent))
-    if celery is None:
-        pytest.skip("celery is not installed (the test extra has it)")
+    celery = _installed("celery")
     seed = talkstack_server.seed()
     (tmp_path / "tasks.py").write_text(textwrap.dedent(TASKS))
     for folder in ("queue", "results"):
