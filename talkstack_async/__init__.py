@@ -38,11 +38,17 @@ from talkstack_async._errors import (
     UnprocessableEntityError,
     ValidationError,
     WebhookPayloadError,
+    WebhookTokenError,
+    WebhookTooLargeError,
 )
 from talkstack_async._response import APIResponse
 from talkstack_async._session import SessionFactory
 from talkstack_async._version import __version__
-from talkstack_async._webhooks import call_status_webhook_handler, parse_call_status_event
+from talkstack_async._webhooks import (
+    call_status_webhook_handler,
+    parse_call_status_event,
+    unwrap_call_status_event,
+)
 from talkstack_async.models import (
     ActiveProjectUpdate,
     Agent,
@@ -138,7 +144,10 @@ __all__ = [
     "Voice",
     "VoiceLabels",
     "WebhookPayloadError",
+    "WebhookTokenError",
+    "WebhookTooLargeError",
     "__version__",
     "call_status_webhook_handler",
     "parse_call_status_event",
+    "unwrap_call_status_event",
 ]

@@ -9,7 +9,9 @@
     ├── ClientClosedError          the client was used after ``aclose()``
     ├── BlockingCallOnLoopError    the blocking client called from the SDK's own loop thread
     ├── PaginationError            the server's paging went wrong (e.g. it repeated a page)
-    ├── WebhookPayloadError        a webhook body that is not a call-status event
+    ├── WebhookPayloadError        a webhook body that is not a call-status event (.status)
+    │   ├── WebhookTokenError      the shared token is missing or wrong (401)
+    │   └── WebhookTooLargeError   the body is over 1 MiB (413)
     ├── CallWaitTimeoutError       a call did not finish before the deadline
     ├── DialInterruptedError       a dial run stopped while a placement was in flight
     ├── JournalWriteError          a dial run's journal could not be written (disk full)
@@ -60,6 +62,8 @@ __all__ = [
     "UnprocessableEntityError",
     "ValidationError",
     "WebhookPayloadError",
+    "WebhookTokenError",
+    "WebhookTooLargeError",
     "status_error_class",
 ]
 
@@ -110,7 +114,23 @@ class PaginationError(TalkstackError):
 
 
 class WebhookPayloadError(TalkstackError, ValueError):
-    """A webhook request whose body is not a call-status event (not JSON, no call id)."""
+    """A webhook request whose body is not a call-status event (not JSON, no call id).
+
+    ``status`` is the HTTP status to answer the sender with (400; 401 and 413 below)."""
+
+    status = 400
+
+
+class WebhookTokenError(WebhookPayloadError):
+    """A webhook request without the shared token (or with another one): answer 401."""
+
+    status = 401
+
+
+class WebhookTooLargeError(WebhookPayloadError):
+    """A webhook body over 1 MiB: answer 413."""
+
+    status = 413
 
 
 class CallWaitTimeoutError(TalkstackError, TimeoutError):

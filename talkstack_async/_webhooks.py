@@ -18,15 +18,20 @@ from urllib.parse import parse_qsl
 
 import attrs
 from aiohttp import web
+from multidict import CIMultiDict
 
 from talkstack_async._convert import StructureError, parse_datetime, structure
-from talkstack_async._errors import WebhookPayloadError
+from talkstack_async._errors import (
+    WebhookPayloadError,
+    WebhookTokenError,
+    WebhookTooLargeError,
+)
 from talkstack_async._logging import logger
 from talkstack_async.models.call import Call
 from talkstack_async.models.enums import CallStatus
 from talkstack_async.models.webhook import CallStatusEvent
 
-__all__ = ["call_status_webhook_handler", "parse_call_status_event"]
+__all__ = ["call_status_webhook_handler", "parse_call_status_event", "unwrap_call_status_event"]
 
 _SID_NAMES = ("callSid", "CallSid", "sid", "call_id", "callId", "call_sid")
 _STATUS_NAMES = ("status", "callStatus", "CallStatus", "call_status")
@@ -84,6 +89,37 @@ def parse_call_status_event(
     )
 
 
+def unwrap_call_status_event(
+    body: bytes | str,
+    headers: Mapping[str, str],
+    *,
+    query: Mapping[str, str] | None = None,
+    token: str | None = None,
+) -> CallStatusEvent:
+    """A webhook request, from any framework, checked and parsed: the shared ``token`` (in the
+    query as ``?token=...`` or the ``X-Talkstack-Token`` header; compared in constant time),
+    the size (at most 1 MiB), then the body as ``parse_call_status_event`` reads it.
+
+    ``headers`` may be any mapping (names are matched case-insensitively).
+
+    Raises:
+        WebhookTokenError: ``token`` was given and the request lacks it (answer 401).
+        WebhookTooLargeError: The body is over 1 MiB (answer 413).
+        WebhookPayloadError: The body is not a call-status event (answer 400).
+    """
+    found = CIMultiDict(headers)
+    if token is not None:
+        given = (query or {}).get("token") or found.get(_TOKEN_HEADER) or ""
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            raise WebhookTokenError("bad or missing token")
+    if len(body) > _MAX_BODY:
+        raise WebhookTooLargeError("body too large")
+    event = parse_call_status_event(body, content_type=found.get("Content-Type"))
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug("talkstack webhook: call %s is %s", event.sid, event.status)
+    return event
+
+
 def call_status_webhook_handler(
     on_event: EventCallback,
     *,
@@ -98,26 +134,21 @@ def call_status_webhook_handler(
     and register the URL with ``?token=...``: requests without it (in the query or the
     ``X-Talkstack-Token`` header) get 401. Answers 204 when handled, 400 for a body that is
     not an event, 401 for a bad token, 413 for a body over 1 MiB; if ``on_event`` raises, the
-    error propagates (aiohttp answers 500, so a retrying sender tries again).
+    error propagates (aiohttp answers 500, so a retrying sender tries again). Other frameworks:
+    ``unwrap_call_status_event``, or ``talkstack_async.integrations`` (Starlette/FastAPI,
+    Flask, Django).
     """
-    expected = token.encode() if token is not None else None
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        if expected is not None:
-            given = request.query.get("token") or request.headers.get(_TOKEN_HEADER) or ""
-            if not hmac.compare_digest(given.encode(), expected):
-                return web.json_response({"error": "bad or missing token"}, status=401)
-        if request.content_length is not None and request.content_length > _MAX_BODY:
-            return web.json_response({"error": "body too large"}, status=413)
-        body = await request.content.read(_MAX_BODY + 1)
-        if len(body) > _MAX_BODY:
-            return web.json_response({"error": "body too large"}, status=413)
         try:
-            event = parse_call_status_event(body, content_type=request.content_type)
+            if request.content_length is not None and request.content_length > _MAX_BODY:
+                raise WebhookTooLargeError("body too large")
+            body = await request.content.read(_MAX_BODY + 1)
+            event = unwrap_call_status_event(
+                body, request.headers, query=request.query, token=token
+            )
         except WebhookPayloadError as exc:
-            return web.json_response({"error": str(exc)}, status=400)
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("talkstack webhook: call %s is %s", event.sid, event.status)
+            return web.json_response({"error": str(exc)}, status=exc.status)
         result = on_event(event)
         if inspect.isawaitable(result):
             await result
