@@ -3,7 +3,8 @@
 Retry rules, in order of precedence:
 
 * A request that got no response is retried only when it is declared ``retry_safe``, or when it
-  provably never left this machine (the connection could not be opened). So a call-placing
+  provably never left this machine (the connection could not be opened, or the timeout fired
+  while it waited for one: ``_session.connecting``). So a call-placing
   request is never sent twice, whatever fails; ``_send_once`` keeps aiohttp's own re-send of
   idempotent methods away from requests that are not retry-safe.
 * A 401 on a renewable credential renews it once (single-flight) and repeats the request once:
