@@ -231,7 +231,7 @@ class _Run:
             return
         digest = request_digest(request)
         if self.seen is not None:
-            verdict = Verdict.REPEAT if digest in self.seen else Verdict.NEW
+            verdict: Verdict | str = Verdict.REPEAT if digest in self.seen else Verdict.NEW
             self.seen.set(digest, 0)
         else:
             assert self.journal is not None
@@ -240,7 +240,7 @@ class _Run:
             detail = "the same request came earlier in this run"
             self.emit(_outcome(index, item, DialStatus.SKIPPED, detail, request, digest))
             return
-        if verdict is not Verdict.NEW:
+        if isinstance(verdict, str):  # an earlier run placed it, or may have
             self.emit(_journalled(index, item, request, digest, verdict))
             return
         if self.pacer is not None:

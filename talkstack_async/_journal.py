@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import json
 import os
 import secrets
@@ -50,8 +51,10 @@ _READ_AHEAD = 1024  # bytes read at a record's offset to get the whole line
 _SLICE = 128 * 1024  # bytes read and applied between two turns of the event loop (~5 ms)
 
 
-class Verdict:
-    """What a request's digest means for this run (see :meth:`DialJournal.admit`)."""
+class Verdict(enum.Enum):
+    """What a request's digest means for this run (see :meth:`DialJournal.admit`); an
+    earlier run's verdict is a string instead (a sid, or "" for "may have been placed"), so
+    no sid can ever be taken for one of these."""
 
     NEW = "new"  # never seen: send it
     REPEAT = "repeat"  # earlier in this run
@@ -110,7 +113,7 @@ class DialJournal:
 
     # -- what a re-run must skip -------------------------------------------------------------
 
-    def admit(self, digest: bytes) -> str:
+    def admit(self, digest: bytes) -> Verdict | str:
         """``Verdict.NEW`` or ``Verdict.REPEAT`` (this run saw it), else an earlier run's
         verdict: the sid of the call it placed, or ``""`` when it may have placed one."""
         value = self._index.get(digest)
@@ -129,13 +132,10 @@ class DialJournal:
                 yield digest, self._verdict(value >> 1)
 
     def _verdict(self, offset: int) -> str:
-        record = self._record_at(offset)
+        record = _read_line(self._fd, offset)
         if record.get("event") == "placed":
             return str(record.get("sid") or _MAYBE_PLACED)
         return _MAYBE_PLACED
-
-    def _record_at(self, offset: int) -> dict[str, Any]:
-        return _read_line(self._fd, offset)
 
     # -- writing -----------------------------------------------------------------------------
 

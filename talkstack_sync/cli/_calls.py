@@ -202,17 +202,16 @@ def dial(args: argparse.Namespace) -> int:
 
 def _never_read(source: CallRequestFile, read: int, out: IO[str] | None, tally: _Tally) -> None:
     """The rows a stopped run never read get their NOT_ATTEMPTED outcome too."""
+    detail = "not read: the run stopped before this row"
     for index, (line, row) in enumerate(source.numbered()):
         if index < read:
             continue
-        tally.counts[DialStatus.NOT_ATTEMPTED] += 1
+        outcome = DialOutcome(
+            index=index, request=row, status=DialStatus.NOT_ATTEMPTED, detail=detail
+        )
+        tally.add(outcome, line)
         if out is not None:
-            number = row.get("number") or None
-            record = {
-                "line": line, "number": number, "status": "not_attempted", "sid": None,
-                "detail": "not read: the run stopped before this row", "error": None,
-            }  # fmt: skip
-            out.write(json.dumps(record) + "\n")
+            out.write(json.dumps(_outcome_record(outcome, line)) + "\n")
 
 
 def _summarise(

@@ -67,13 +67,19 @@ def test_forked_children_get_their_own_loop_and_connections_and_the_parent_goes_
         children.append(context.Process(target=_child_async, args=(seed.project_id, queue)))
         for child in children:
             child.start()
-        # Meanwhile the parent keeps using its client and its own connections.
-        for _ in range(30):
-            assert client.projects.get(seed.project_id).id == seed.project_id
-        results = sorted(queue.get(timeout=60) for _ in children)
-        for child in children:
-            child.join(timeout=60)
-            assert child.exitcode == 0
+        try:
+            # Meanwhile the parent keeps using its client and its own connections.
+            for _ in range(30):
+                assert client.projects.get(seed.project_id).id == seed.project_id
+            results = sorted(queue.get(timeout=60) for _ in children)
+            for child in children:
+                child.join(timeout=60)
+                assert child.exitcode == 0
+        finally:
+            for child in children:  # a hung child fails the test, it does not stall pytest
+                if child.is_alive():
+                    child.kill()
+                    child.join(timeout=10)
         assert client.voices.list()
         assert parent_loop.run_until_complete(_use_async(_ASYNC, seed.project_id))
         parent_loop.run_until_complete(_ASYNC.aclose())
