@@ -41,8 +41,18 @@ from talkstack_async._errors import (
     WebhookTokenError,
     WebhookTooLargeError,
 )
+from talkstack_async._hooks import (
+    Hooks,
+    OperationInfo,
+    RequestEvent,
+    ResponseEvent,
+    RetryEvent,
+    TokenEvent,
+)
+from talkstack_async._options import ExtraOptions, RequestOptions
 from talkstack_async._response import APIResponse
 from talkstack_async._session import SessionFactory
+from talkstack_async._transport import FilePart
 from talkstack_async._version import __version__
 from talkstack_async._webhooks import (
     call_status_webhook_handler,
@@ -115,6 +125,9 @@ __all__ = [
     "DialStatus",
     "EmailVerification",
     "EmailVerificationStatus",
+    "ExtraOptions",
+    "FilePart",
+    "Hooks",
     "InternalServerError",
     "JournalInUseError",
     "JournalWriteError",
@@ -123,6 +136,7 @@ __all__ = [
     "MissingCredentialsError",
     "NotFoundError",
     "NotGiven",
+    "OperationInfo",
     "PaginationError",
     "PermissionDeniedError",
     "PhoneNumber",
@@ -130,6 +144,10 @@ __all__ = [
     "Project",
     "QuestionType",
     "RateLimitError",
+    "RequestEvent",
+    "RequestOptions",
+    "ResponseEvent",
+    "RetryEvent",
     "RetryPolicy",
     "SessionFactory",
     "SignupResult",
@@ -137,6 +155,7 @@ __all__ = [
     "TalkstackError",
     "Timeouts",
     "TokenCallback",
+    "TokenEvent",
     "TokenSet",
     "UnprocessableEntityError",
     "User",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal
@@ -23,9 +23,12 @@ from talkstack_async._config import (
     Timeouts,
 )
 from talkstack_async._errors import ValidationError
+from talkstack_async._hooks import Hooks, HookSet, TokenEvent
 from talkstack_async._logging import configure_from_env
+from talkstack_async._options import check_form, check_options
+from talkstack_async._response import RawResponses
 from talkstack_async._session import SessionFactory, SessionHolder
-from talkstack_async._transport import RequestSpec, Transport
+from talkstack_async._transport import FilePart, RequestSpec, Transport
 from talkstack_async.models.user import LoginResult, TokenSet
 from talkstack_async.resources.agents import AsyncAgentsResource
 from talkstack_async.resources.auth import AsyncAuthResource
@@ -79,6 +82,9 @@ class AsyncTalkstack:
             (``http://user:pass@proxy:3128``; never shown in reprs, logs or errors).
         trust_env: Without ``proxy``, use ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY`` and
             ``NO_PROXY`` from the environment, as httpx and requests do.
+        hooks: ``Hooks`` (or a list of them) told of every attempt, response, retry and token
+            renewal; ``talkstack_async.integrations.otel.OpenTelemetryHooks`` traces each
+            operation as an OpenTelemetry span.
     """
 
     auth: AsyncAuthResource
@@ -110,6 +116,7 @@ class AsyncTalkstack:
         default_headers: Mapping[str, str] | None = None,
         proxy: str | None = None,
         trust_env: bool = True,
+        hooks: Hooks | Sequence[Hooks] | None = None,
     ) -> None:
         configure_from_env()
         config = ClientConfig.build(
@@ -128,13 +135,14 @@ class AsyncTalkstack:
         if session_factory is not None and not callable(session_factory):
             raise ValidationError("session_factory", "must be callable")
         self._sessions = SessionHolder(config, session, session_factory)
+        self._hooks = HookSet.build(hooks)
         credentials = _credentials(api_key, email, password, token, refresh_token, os.environ)
         self._setup(config, self._make_auth(credentials, token_expires_at, on_tokens))
 
     def _setup(self, config: ClientConfig, auth: Auth) -> None:
         self._config = config
         self._auth = auth
-        self._transport = Transport(config, auth, self._sessions)
+        self._transport = Transport(config, auth, self._sessions, self._hooks)
         self.auth = AsyncAuthResource(self)
         self.user = AsyncUserResource(self)
         self.projects = AsyncProjectsResource(self)
@@ -176,11 +184,18 @@ class AsyncTalkstack:
         )
 
     async def _refresh_tokens(self, refresh_token: str) -> TokenSet:
-        return await self.auth.refresh(refresh_token=refresh_token)
+        tokens = await self.auth.refresh(refresh_token=refresh_token)
+        self._renewed("refresh")
+        return tokens
 
     async def _login_tokens(self, email: str, password: str) -> TokenSet:
         result: LoginResult = await self.auth.login(email=email, password=password)
+        self._renewed("login")
         return result.tokens
+
+    def _renewed(self, how: Literal["refresh", "login"]) -> None:
+        if self._hooks is not None and self._hooks.tokens:
+            self._hooks.emit(self._hooks.tokens, TokenEvent(how))
 
     @property
     def base_url(self) -> str:
@@ -225,6 +240,7 @@ class AsyncTalkstack:
         """
         copy = object.__new__(AsyncTalkstack)
         copy._sessions = self._sessions
+        copy._hooks = self._hooks
         retry = self._config.retry
         config = attrs.evolve(  # everything else (hosts, proxies, headers) as it was
             self._config,
@@ -245,23 +261,31 @@ class AsyncTalkstack:
         *,
         json: Any = None,
         params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        form: Mapping[str, str | FilePart] | None = None,
         host: Literal["api", "calls"] = "api",
         authenticated: bool = True,
         retry_safe: bool = False,
+        timeout: Timeouts | float | NotGiven | None = NOT_GIVEN,
     ) -> Any:
         """Call an endpoint the SDK does not model (e.g. the HubSpot integration).
 
         Same credentials, retries, errors and logging as every other call. Retried only when
         you declare ``retry_safe=True``: say so only for requests that may be sent twice.
+        For the status and headers too: ``await client.with_raw_response.request(...)``.
 
         Args:
             method: The HTTP method.
             path: The path, starting with ``/``.
             json: The JSON body, if any.
             params: Query parameters.
+            headers: Headers for this request (over the client's own).
+            form: A multipart/form-data body instead of JSON: strings and ``FilePart``s.
             host: ``"api"`` or ``"calls"`` (the make-call host).
             authenticated: Send the client's credentials.
             retry_safe: Allow retries on connection errors, 408, 429 and 5xx.
+            timeout: This request's timeouts (a ``Timeouts`` or a total in seconds; None:
+                none); the client's when not given.
 
         Returns:
             The decoded JSON body (None when empty).
@@ -269,6 +293,7 @@ class AsyncTalkstack:
         Raises:
             APIStatusError: A non-2xx answer (its subclass says which).
             APIResponseError: A 2xx answer that is not JSON.
+            ValidationError: A malformed argument (nothing is sent).
         """
         if not isinstance(path, str) or not path.startswith("/") or "//" in path:
             raise ValidationError("path", f"must be an absolute path like '/agent', not {path!r}")
@@ -276,6 +301,8 @@ class AsyncTalkstack:
             raise ValidationError("method", f"must be an HTTP method, not {method!r}")
         if host not in ("api", "calls"):
             raise ValidationError("host", f"must be 'api' or 'calls', not {host!r}")
+        if json is not None and form is not None:
+            raise ValidationError("form", "send json or form, not both")
         endpoint = ep.Endpoint(
             "request",
             method.upper(),
@@ -284,9 +311,30 @@ class AsyncTalkstack:
             auth=ep.AuthKind.ANY if authenticated else ep.AuthKind.NONE,
             retry_safe=retry_safe,
         )
-        spec = RequestSpec(endpoint, path, json=json, params=dict(params) if params else None)
+        options: dict[str, Any] = {}
+        if headers is not None:
+            options["extra_headers"] = headers
+        if not isinstance(timeout, NotGiven):
+            options["timeout"] = timeout
+        extra = check_options(options, operation="request", method=endpoint.method)
+        spec = RequestSpec(
+            endpoint,
+            path,
+            json=json,
+            params=dict(params) if params else None,
+            form=check_form(form),
+            headers=extra.headers,
+            timeout=extra.timeout,
+        )
         _, body = await self._transport.send(spec)
         return body
+
+    @property
+    def with_raw_response(self) -> RawResponses:
+        """``request`` returning an ``APIResponse`` (status, headers, request id, elapsed,
+        ``parse()``): ``client.with_raw_response.request("GET", "/voices")`` (awaited on the
+        async client)."""
+        return RawResponses(self, only=("request",))
 
     async def aclose(self) -> None:
         """Close the session (if the client created it) and stop any token refresh in flight.

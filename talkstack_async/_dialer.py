@@ -25,6 +25,7 @@ the rest of the input, which cannot be read.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import os
 import re
@@ -37,6 +38,7 @@ from collections.abc import (
     Iterable,
     Iterator,
 )
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import anyio
@@ -60,6 +62,9 @@ from talkstack_async._errors import (
 )
 from talkstack_async._journal import DialJournal, JournalWriteError, Verdict
 from talkstack_async._journal_index import DigestIndex
+from talkstack_async.campaigns._ledger import ClaimLostError, Ledger
+from talkstack_async.campaigns._open import check_ledger_options, open_ledger
+from talkstack_async.campaigns._pacing import RedisPacing
 from talkstack_async.models.call import Call, PlacedCall
 from talkstack_async.models.dial import CallRequest, DialOutcome, DialProgress, DialStatus
 
@@ -82,6 +87,8 @@ class DialSettings:
     rate: float | None
     journal: str | os.PathLike[str] | None
     progress: ProgressCallback | None
+    ledger: str | Ledger | None = None
+    campaign: str | None = None
 
     def check(self) -> None:
         concurrency = self.concurrency
@@ -101,6 +108,7 @@ class DialSettings:
             raise ValidationError("journal", f"must be a file path, not {journal!r}")
         if self.progress is not None and not callable(self.progress):
             raise ValidationError("progress", "must be callable")
+        check_ledger_options(self.ledger, self.campaign, self.journal)
 
 
 async def dial(
@@ -118,8 +126,18 @@ async def dial(
             "requests", "must be an iterable of requests (one number? put it in a list)"
         )
     settings.check()
-    journal = await DialJournal.open(settings.journal) if settings.journal is not None else None
-    run = _Run(settings, journal, place, watch)
+    journal: Ledger | None
+    pacing: RedisPacing | None = None
+    owned = True
+    if settings.ledger is not None:
+        journal, pacing, owned = await open_ledger(
+            settings.ledger, settings.campaign, rate=settings.rate, concurrency=settings.concurrency
+        )
+    elif settings.journal is not None:
+        journal = await DialJournal.open(settings.journal)
+    else:
+        journal = None
+    run = _Run(settings, journal, place, watch, pacing)
     source = _async_iter(requests)
     feeder = asyncio.create_task(run.feed(source), name="talkstack-dial-feeder")
     try:
@@ -135,9 +153,14 @@ async def dial(
         with anyio.CancelScope(shield=True):
             await run.stop(feeder)
             await _close_source(source)
+            if pacing is not None:
+                await pacing.close()
             if journal is not None:
                 await journal.flush()
-                journal.close()
+                if owned:
+                    closing = journal.close()
+                    if closing is not None:
+                        await closing
 
 
 class _InputError(Exception):
@@ -148,11 +171,16 @@ class _Run:
     def __init__(
         self,
         settings: DialSettings,
-        journal: DialJournal | None,
+        journal: Ledger | None,
         place: Placer,
         watch: Watcher | None,
+        pacing: RedisPacing | None = None,
     ) -> None:
         self.settings = settings
+        self.pacing = pacing
+        self.slot: Callable[[], AbstractAsyncContextManager[Any]] = (
+            pacing.slot if pacing is not None else _no_slot
+        )
         self.journal = journal
         self.place_call = place
         self.watch = watch
@@ -235,7 +263,9 @@ class _Run:
             self.seen.set(digest, 0)
         else:
             assert self.journal is not None
-            verdict = self.journal.admit(digest)
+            admitted = self.journal.admit(digest)
+            # A shared ledger looks the request up; the file journal knows at once.
+            verdict = admitted if isinstance(admitted, (Verdict, str)) else await admitted
         if verdict is Verdict.REPEAT:
             detail = "the same request came earlier in this run"
             self.emit(_outcome(index, item, DialStatus.SKIPPED, detail, request, digest))
@@ -272,16 +302,24 @@ class _Run:
         sent = False  # once True, the request may have reached the server
         self.in_flight += 1
         try:
-            if journal is not None:
-                attempt = journal.submit(_journal.attempt_record(key, index, request.number))
-                await asyncio.shield(attempt)  # a cancelled waiter must not hide its fate
-            sent = True
-            outcome = await self._send(base, request)
-            if journal is not None:
-                result = journal.submit(_result(key, outcome))
-                await asyncio.shield(result)
-            if outcome.call is not None and self.watch is not None:
-                outcome = await self._watch(outcome, request, key)
+            async with self.slot():  # the campaign's shared pacing, if any
+                if journal is not None:
+                    attempt = journal.submit(_journal.attempt_record(key, index, request.number))
+                    try:
+                        await asyncio.shield(attempt)  # a cancelled waiter must not hide its fate
+                    except ClaimLostError as lost:  # another process is placing it
+                        self.in_flight -= 1
+                        self.emit(_journalled(index, item, request, digest, lost.verdict, True))
+                        return
+                if self.pacing is not None:
+                    await self.pacing.wait_for_rate()
+                sent = True
+                outcome = await self._send(base, request)
+                if journal is not None:
+                    result = journal.submit(_result(key, outcome))
+                    await asyncio.shield(result)
+                if outcome.call is not None and self.watch is not None:
+                    outcome = await self._watch(outcome, request, key)
         except asyncio.CancelledError:
             self.in_flight -= 1
             self._settle_stopped(outcome or _stopped(base, sent), key, attempt)
@@ -400,6 +438,11 @@ class _Run:
 _END: Any = object()
 
 
+@contextlib.asynccontextmanager
+async def _no_slot() -> AsyncIterator[None]:
+    yield
+
+
 def _outcome(
     index: int,
     item: Any,
@@ -428,14 +471,20 @@ _Receipt = asyncio.Future[None]
 
 
 def _journalled(
-    index: int, item: Any, request: CallRequest, digest: bytes, sid: str
+    index: int, item: Any, request: CallRequest, digest: bytes, sid: str, other: bool = False
 ) -> DialOutcome:
-    """The outcome of a request an earlier run placed (``sid``) or may have placed ("")."""
+    """The outcome of a request an earlier run placed (``sid``) or may have placed (""), or,
+    ``other``, that another process of the campaign claimed just before this one could."""
     if sid:
         call = PlacedCall(sid=sid, to=request.number)
-        detail = "placed by an earlier run (journal)"
+        detail = "placed by another process (ledger)" if other else "placed by an earlier run"
         return _outcome(index, item, DialStatus.SKIPPED, detail, request, digest, call=call)
-    detail = "attempted by an earlier run that did not learn the result; it may have been placed"
+    if other:
+        detail = "claimed by another process of the campaign, which is placing it"
+    else:
+        detail = (
+            "attempted by an earlier run that did not learn the result; it may have been placed"
+        )
     return _outcome(index, item, DialStatus.SKIPPED, detail, request, digest)
 
 

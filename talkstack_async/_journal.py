@@ -34,14 +34,17 @@ import json
 import os
 import secrets
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from talkstack_async._errors import JournalInUseError, JournalWriteError, ValidationError
 from talkstack_async._journal_index import DigestIndex
 from talkstack_async._json import loads
+
+if TYPE_CHECKING:
+    from talkstack_async.campaigns._ledger import Unknown
 
 __all__ = ["DialJournal", "JournalInUseError", "JournalWriteError"]
 
@@ -130,6 +133,34 @@ class DialJournal:
         for digest, value in self._index.items():
             if value >> 1:
                 yield digest, self._verdict(value >> 1)
+
+    async def unknowns(self) -> AsyncIterator[Unknown]:
+        """Every request that may have been placed (attempted, no result since), oldest
+        first by attempt: what reconciliation looks up."""
+        from talkstack_async.campaigns._ledger import Unknown
+
+        found = []
+        for digest, value in self._index.items():
+            if value >> 1:
+                record = _read_line(self._fd, value >> 1)
+                if record.get("event") == "attempt":
+                    found.append((value >> 1, digest, record))
+        found.sort()
+        for _, digest, record in found:
+            at = datetime.fromisoformat(str(record.get("at", "")).replace("Z", "+00:00"))
+            yield Unknown(digest.hex(), str(record.get("number", "")), at, "attempt")
+
+    async def resolve(self, key: str, *, sid: str | None, note: str) -> None:
+        """Record what reconciliation found: placed (``sid``), or certainly not placed."""
+        digest = bytes.fromhex(key)
+        await self.flush()
+        offset = self._size  # where this record lands: nothing else is queued
+        if sid is not None:
+            await self.write({**result_record(key, "placed", sid=sid), "reconciled": note})
+            self._index.set(digest, offset << 1)
+        else:
+            await self.write({**result_record(key, "failed", error=note), "reconciled": note})
+            self._index.discard(digest)
 
     def _verdict(self, offset: int) -> str:
         record = _read_line(self._fd, offset)

@@ -79,12 +79,15 @@ class APIResponse(Generic[T]):
 class RawResponses:
     """``resource.with_raw_response``: the resource's methods, returning ``APIResponse``."""
 
-    __slots__ = ("_resource",)
+    __slots__ = ("_only", "_resource")
 
-    def __init__(self, resource: Any) -> None:
+    def __init__(self, resource: Any, *, only: tuple[str, ...] | None = None) -> None:
         self._resource = resource
+        self._only = only
 
     def __getattr__(self, name: str) -> Callable[..., Awaitable[APIResponse[Any]]]:
+        if self._only is not None and name not in self._only:
+            raise AttributeError(f"with_raw_response has {', '.join(self._only)}, not {name}")
         method = getattr(self._resource, name)
         if name.startswith("_") or not inspect.iscoroutinefunction(method):
             raise AttributeError(

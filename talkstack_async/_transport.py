@@ -19,12 +19,12 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, BinaryIO, NamedTuple
 
 import aiohttp
 import attrs
-from multidict import CIMultiDict
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from talkstack_async._auth import Auth
@@ -39,8 +39,10 @@ from talkstack_async._errors import (
     NotFoundError,
     status_error_class,
 )
+from talkstack_async._hooks import HookSet, OperationInfo, RequestEvent, ResponseEvent, RetryEvent
 from talkstack_async._json import loads, loads_common
 from talkstack_async._logging import logger
+from talkstack_async._options import check_options
 from talkstack_async._redact import for_debug_log, redact, scrub
 from talkstack_async._response import capture as raw_capture
 from talkstack_async._retry import backoff_delay, retry_after_seconds
@@ -73,6 +75,8 @@ class RequestSpec(NamedTuple):
     json: Any = None
     params: Mapping[str, str] | None = None
     form: Mapping[str, str | FilePart] | None = None
+    headers: CIMultiDict[str] | None = None  # the call's own, over the client's
+    timeout: aiohttp.ClientTimeout | None = None  # the call's own, else the client's
 
     @property
     def method(self) -> str:
@@ -94,20 +98,36 @@ class _NoResponse(Exception):
 
 class Transport:
     __slots__ = (
+        "_attempt_hooks",
         "_auth",
         "_bases",
         "_config",
         "_headers",
+        "_hooks",
         "_merged",
         "_plain",
         "_proxies",
         "_sessions",
         "_timeout",
         "_urls",
+        "send",
     )
 
-    def __init__(self, config: ClientConfig, auth: Auth, sessions: SessionHolder) -> None:
+    send: Callable[[RequestSpec], Awaitable[tuple[int, Any]]]
+    """Send with auth, retries and error mapping; return the status and the decoded body."""
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        auth: Auth,
+        sessions: SessionHolder,
+        hooks: HookSet | None = None,
+    ) -> None:
         self._config = config
+        self._hooks = hooks
+        self._attempt_hooks = hooks if hooks is not None and hooks.attempts else None
+        # Chosen once: a client whose hooks wrap no operation pays nothing for the wrapping.
+        self.send = self._send_scoped if hooks is not None and hooks.operations else self._send
         self._auth = auth
         self._sessions = sessions
         self._timeout = config.timeouts.as_aiohttp()
@@ -135,14 +155,22 @@ class Transport:
     def auth(self) -> Auth:
         return self._auth
 
-    async def call(self, endpoint: Endpoint, args: Mapping[str, Any]) -> Any:
+    async def call(
+        self,
+        endpoint: Endpoint,
+        args: Mapping[str, Any],
+        options: Mapping[str, Any] | None = None,
+    ) -> Any:
         """Send ``endpoint`` with these (Python-named) arguments; return its unwrapped result.
 
-        Returns ``None`` for message-only endpoints and for a 404 that the endpoint documents
-        as "nothing there".
+        ``options`` are the caller's per-call options (``extra_headers``, ``extra_query``,
+        ``extra_body``, ``timeout``), checked before anything is sent. Returns ``None`` for
+        message-only endpoints and for a 404 that the endpoint documents as "nothing there".
         """
         path, body, query = endpoint.render(args)
-        if endpoint.multipart:
+        if options:
+            spec = _with_options(endpoint, path, body, query, options)
+        elif endpoint.multipart:
             spec = RequestSpec(endpoint, path, None, query or None, body)
         else:
             spec = RequestSpec(endpoint, path, body or None, query or None)
@@ -151,29 +179,63 @@ class Transport:
             return None
         return unwrap(endpoint, decoded, status=status)
 
-    async def send(self, spec: RequestSpec) -> tuple[int, Any]:
-        """Send with auth, retries and error mapping; return the status and the decoded body."""
+    @property
+    def hooks(self) -> HookSet | None:
+        return self._hooks
+
+    async def _send_scoped(self, spec: RequestSpec) -> tuple[int, Any]:
+        assert self._hooks is not None
+        endpoint = spec.endpoint
+        info = OperationInfo(
+            endpoint.name, endpoint.method, endpoint.path, endpoint.host.value, endpoint.retry_safe
+        )
+        with self._hooks.operation(info):
+            return await self._send(spec)
+
+    async def _send(self, spec: RequestSpec) -> tuple[int, Any]:
         endpoint = spec.endpoint
         retries = 0
         renewed = False
         policy = self._config.retry
         recorder = raw_capture.get()  # set only inside a with_raw_response call
+        hooks = self._attempt_hooks
         while True:
             auth_headers = self._auth.ready_headers(endpoint.auth)
             if auth_headers is None:
                 auth_headers = await self._auth.headers(endpoint.auth)
-            started = time.perf_counter() if recorder is not None else 0.0
+            if hooks is not None:
+                attempt = retries + renewed + 1
+                hooks.emit(
+                    hooks.requests, RequestEvent(endpoint.name, spec.method, endpoint.path, attempt)
+                )
+            timed = recorder is not None or hooks is not None
+            started = time.perf_counter() if timed else 0.0
             try:
                 status, headers, raw = await self._attempt(spec, auth_headers, retries)
             except _NoResponse as failure:
                 if (endpoint.retry_safe or not failure.sent) and retries < policy.max_retries:
-                    await self._backoff(spec, retries, None, failure.error.message)
+                    reason = "timed out" if isinstance(failure.error, APITimeoutError) else None
+                    await self._backoff(
+                        spec, retries, None, failure.error.message, renewed, reason, None
+                    )
                     retries += 1
                     continue
                 raise failure.error from failure.__cause__
-            if recorder is not None and (200 <= status < 300 or status == 404):
+            if timed:
                 elapsed = time.perf_counter() - started
-                recorder.record(status, headers, elapsed, spec.method, spec.path)
+                if recorder is not None and (200 <= status < 300 or status == 404):
+                    recorder.record(status, headers, elapsed, spec.method, spec.path)
+                if hooks is not None and hooks.responses:
+                    event = ResponseEvent(
+                        endpoint.name,
+                        spec.method,
+                        endpoint.path,
+                        retries + renewed + 1,
+                        status,
+                        elapsed,
+                        CIMultiDictProxy(CIMultiDict(headers)),
+                    )
+                    hooks.emit(hooks.responses, event)
             if 200 <= status < 300:
                 try:
                     return status, loads_common(raw)
@@ -189,7 +251,8 @@ class Transport:
             retry_after = retry_after_seconds(headers)
             retryable = endpoint.retry_safe and status in policy.statuses
             if retryable and retries < policy.max_retries:
-                await self._backoff(spec, retries, retry_after, f"HTTP {status}")
+                reason = f"HTTP {status}"
+                await self._backoff(spec, retries, retry_after, reason, renewed, reason, status)
                 retries += 1
                 continue
             raise self._status_error(spec, status, headers, raw, retry_after)
@@ -204,6 +267,9 @@ class Transport:
         elif auth_headers is not last_auth:
             headers = CIMultiDict({**self._headers, **auth_headers})
             self._merged = (auth_headers, headers)
+        if spec.headers is not None:  # the call's extra_headers win
+            headers = CIMultiDict(headers or ())
+            headers.update(spec.headers)
         # DEBUG on implies INFO on: one level check per request when logging is off.
         timed = logger.isEnabledFor(logging.INFO)
         debug = timed and logger.isEnabledFor(logging.DEBUG)
@@ -230,7 +296,7 @@ class Transport:
                 params=spec.params,
                 data=_form_data(spec.form) if spec.form is not None else None,
                 headers=headers,
-                timeout=self._timeout,
+                timeout=self._timeout if spec.timeout is None else spec.timeout,
                 # Redirects would carry x-api-key to wherever they point; an API never needs one.
                 allow_redirects=False,
                 middlewares=once,
@@ -294,9 +360,28 @@ class Transport:
         return _NoResponse(error, sent=not never_sent)
 
     async def _backoff(
-        self, spec: RequestSpec, retries: int, retry_after: float | None, reason: str
+        self,
+        spec: RequestSpec,
+        retries: int,
+        retry_after: float | None,
+        reason: str,
+        renewed: bool,
+        short_reason: str | None,
+        status: int | None,
     ) -> None:
         delay = backoff_delay(self._config.retry, retries, retry_after)
+        hooks = self._attempt_hooks
+        if hooks is not None and hooks.retries:
+            event = RetryEvent(
+                spec.endpoint.name,
+                spec.method,
+                spec.endpoint.path,
+                retries + renewed + 1,
+                delay,
+                short_reason or "connection failed",
+                status,
+            )
+            hooks.emit(hooks.retries, event)
         logger.info(
             "talkstack retrying %s %s in %.2f s after %s (retry %d of %d)",
             spec.method,
@@ -362,6 +447,30 @@ class Transport:
 
 _SECRET_HEADERS = frozenset({"authorization", "x-api-key", "set-cookie"})
 _URL_CACHE_SIZE = 512
+
+
+def _with_options(
+    endpoint: Endpoint,
+    path: str,
+    body: dict[str, Any],
+    query: dict[str, str],
+    options: Mapping[str, Any],
+) -> RequestSpec:
+    """The request with the caller's per-call options applied over the method's own."""
+    extra = check_options(
+        options, operation=endpoint.name, method=endpoint.method, multipart=endpoint.multipart
+    )
+    if extra.query:
+        query = {**query, **extra.query}
+    if extra.body:
+        body = {**body, **extra.body}
+    if endpoint.multipart:
+        return RequestSpec(
+            endpoint, path, None, query or None, body, headers=extra.headers, timeout=extra.timeout
+        )
+    return RequestSpec(
+        endpoint, path, body or None, query or None, headers=extra.headers, timeout=extra.timeout
+    )
 
 
 def _decode(raw: bytes) -> tuple[bool, Any]:

@@ -74,6 +74,13 @@ class SyncClientBase:
         copy._attach(async_client, self._portal)
         return copy
 
+    @property
+    def with_raw_response(self) -> Any:
+        """``request`` returning an ``APIResponse`` (status, headers, request id, elapsed,
+        ``parse()``): ``client.with_raw_response.request("GET", "/voices")`` (awaited on the
+        async client)."""
+        return _SyncRawResponses(self._async.with_raw_response, self._portal)
+
     def close(self) -> None:
         """Close the client: its connections, any token refresh in flight, and its event-loop
         thread. Closing twice is fine; using the client afterwards raises ClientClosedError."""

@@ -130,6 +130,11 @@ def _signature(function: Callable[..., Any], imports: _Imports) -> tuple[list[st
     args: list[str] = []
     star = False
     for parameter in list(signature.parameters.values())[1:]:
+        if parameter.kind is parameter.VAR_KEYWORD:  # **options: Unpack[RequestOptions]
+            annotation = imports.scan(sync_annotation(parameter.annotation), namespace)
+            params.append(f"**{parameter.name}: {annotation}")
+            args.append(f"**{parameter.name}")
+            continue
         text = parameter.name
         if parameter.kind is parameter.KEYWORD_ONLY and not star:
             params.append("*")

@@ -6,11 +6,12 @@ Regenerate with ``python -m talkstack_sync._codegen``.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Generator, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, Literal
 
 import aiohttp
+from typing_extensions import Unpack
 
 from talkstack_async import (
     DEFAULT_TIMEOUTS,
@@ -29,11 +30,15 @@ from talkstack_async import (
     DialOutcome,
     DialProgress,
     EmailVerification,
+    ExtraOptions,
+    FilePart,
+    Hooks,
     LoginResult,
     NotGiven,
     PhoneNumber,
     PlacedCall,
     Project,
+    RequestOptions,
     RetryPolicy,
     SessionFactory,
     SignupResult,
@@ -42,6 +47,7 @@ from talkstack_async import (
     TokenSet,
     Voice,
 )
+from talkstack_async.campaigns._ledger import Ledger
 from talkstack_async.resources.agents import AsyncAgentsResource
 from talkstack_async.resources.auth import AsyncAuthResource
 from talkstack_async.resources.calls import AsyncCallsResource
@@ -72,7 +78,14 @@ class AuthResource(SyncResource):
     _async: AsyncAuthResource
     __slots__ = ()
 
-    def signup(self, *, email: str, password: str, name: str) -> SignupResult:
+    def signup(
+        self,
+        *,
+        email: str,
+        password: str,
+        name: str,
+        **options: Unpack[RequestOptions],
+    ) -> SignupResult:
         """Register an account; Talkstack then emails a verification code.
 
         Args:
@@ -87,9 +100,21 @@ class AuthResource(SyncResource):
             BadRequestError: A field is missing, the email is invalid, or the account exists.
             ValidationError: An argument is empty or malformed (nothing is sent).
         """
-        return self._portal.call(self._async.signup, email=email, password=password, name=name)
+        return self._portal.call(
+            self._async.signup,
+            email=email,
+            password=password,
+            name=name,
+            **options,
+        )
 
-    def verify_email(self, *, email: str, code: str) -> EmailVerification:
+    def verify_email(
+        self,
+        *,
+        email: str,
+        code: str,
+        **options: Unpack[RequestOptions],
+    ) -> EmailVerification:
         """Confirm the email address with the code Talkstack sent.
 
         Args:
@@ -104,9 +129,9 @@ class AuthResource(SyncResource):
             NotFoundError: The email is not registered for verification.
             ValidationError: An argument is empty or malformed (nothing is sent).
         """
-        return self._portal.call(self._async.verify_email, email=email, code=code)
+        return self._portal.call(self._async.verify_email, email=email, code=code, **options)
 
-    def resend_verification_code(self, *, email: str) -> None:
+    def resend_verification_code(self, *, email: str, **options: Unpack[RequestOptions]) -> None:
         """Email a new verification code.
 
         Raises:
@@ -114,9 +139,9 @@ class AuthResource(SyncResource):
             NotFoundError: The email is not registered.
             ValidationError: ``email`` is malformed (nothing is sent).
         """
-        return self._portal.call(self._async.resend_verification_code, email=email)
+        return self._portal.call(self._async.resend_verification_code, email=email, **options)
 
-    def login(self, *, email: str, password: str) -> LoginResult:
+    def login(self, *, email: str, password: str, **options: Unpack[RequestOptions]) -> LoginResult:
         """Log in and get a bearer token (valid 2 hours) and a refresh token.
 
         Returns:
@@ -128,9 +153,9 @@ class AuthResource(SyncResource):
             BadRequestError: A field is missing.
             ValidationError: An argument is empty or malformed (nothing is sent).
         """
-        return self._portal.call(self._async.login, email=email, password=password)
+        return self._portal.call(self._async.login, email=email, password=password, **options)
 
-    def refresh(self, *, refresh_token: str) -> TokenSet:
+    def refresh(self, *, refresh_token: str, **options: Unpack[RequestOptions]) -> TokenSet:
         """Exchange a refresh token for a new bearer token.
 
         The response's documented key ``resfreshToken`` (sic) is read as well as
@@ -141,9 +166,15 @@ class AuthResource(SyncResource):
             NotFoundError: The user no longer exists.
             ValidationError: ``refresh_token`` is empty (nothing is sent).
         """
-        return self._portal.call(self._async.refresh, refresh_token=refresh_token)
+        return self._portal.call(self._async.refresh, refresh_token=refresh_token, **options)
 
-    def change_password(self, *, old_password: str, new_password: str) -> None:
+    def change_password(
+        self,
+        *,
+        old_password: str,
+        new_password: str,
+        **options: Unpack[RequestOptions],
+    ) -> None:
         """Change the password of the authenticated account.
 
         Raises:
@@ -155,18 +186,26 @@ class AuthResource(SyncResource):
             self._async.change_password,
             old_password=old_password,
             new_password=new_password,
+            **options,
         )
 
-    def forgot_password(self, *, email: str) -> None:
+    def forgot_password(self, *, email: str, **options: Unpack[RequestOptions]) -> None:
         """Ask for a password-reset link by email (sent only if the email is registered).
 
         Raises:
             BadRequestError, NotFoundError: As the API documents.
             ValidationError: ``email`` is malformed (nothing is sent).
         """
-        return self._portal.call(self._async.forgot_password, email=email)
+        return self._portal.call(self._async.forgot_password, email=email, **options)
 
-    def reset_password(self, *, token: str, new_password: str, email: str | None = None) -> None:
+    def reset_password(
+        self,
+        *,
+        token: str,
+        new_password: str,
+        email: str | None = None,
+        **options: Unpack[RequestOptions],
+    ) -> None:
         """Set a new password with the token from the reset link.
 
         Args:
@@ -183,6 +222,7 @@ class AuthResource(SyncResource):
             token=token,
             new_password=new_password,
             email=email,
+            **options,
         )
 
 
@@ -192,7 +232,7 @@ class UserResource(SyncResource):
     _async: AsyncUserResource
     __slots__ = ()
 
-    def generate_api_key(self) -> str:
+    def generate_api_key(self, **options: Unpack[RequestOptions]) -> str:
         """Generate a new API key, replacing the previous one (which stops working).
 
         Needs bearer-token credentials (email/password or tokens), not an API key. Never
@@ -205,9 +245,13 @@ class UserResource(SyncResource):
             MissingCredentialsError: The client has no bearer-token credentials.
             AuthenticationError: The token is invalid.
         """
-        return self._portal.call(self._async.generate_api_key)
+        return self._portal.call(self._async.generate_api_key, **options)
 
-    def set_active_project(self, project_id: str) -> ActiveProjectUpdate:
+    def set_active_project(
+        self,
+        project_id: str,
+        **options: Unpack[RequestOptions],
+    ) -> ActiveProjectUpdate:
         """Make ``project_id`` the account's active project.
 
         Returns:
@@ -217,11 +261,11 @@ class UserResource(SyncResource):
             BadRequestError: The project does not exist.
             ValidationError: ``project_id`` is empty (nothing is sent).
         """
-        return self._portal.call(self._async.set_active_project, project_id)
+        return self._portal.call(self._async.set_active_project, project_id, **options)
 
-    def get_active_project(self) -> Project | None:
+    def get_active_project(self, **options: Unpack[RequestOptions]) -> Project | None:
         """The account's active project, or None when none is set (the API's 404)."""
-        return self._portal.call(self._async.get_active_project)
+        return self._portal.call(self._async.get_active_project, **options)
 
 
 class ProjectsResource(SyncResource):
@@ -230,31 +274,31 @@ class ProjectsResource(SyncResource):
     _async: AsyncProjectsResource
     __slots__ = ()
 
-    def create(self, *, name: str, description: str) -> Project:
+    def create(self, *, name: str, description: str, **options: Unpack[RequestOptions]) -> Project:
         """Create a project. Names are unique per user; both fields are required by the API.
 
         Raises:
             BadRequestError: A field is missing or the name is taken.
             ValidationError: An argument is empty (nothing is sent).
         """
-        return self._portal.call(self._async.create, name=name, description=description)
+        return self._portal.call(self._async.create, name=name, description=description, **options)
 
-    def get(self, project_id: str) -> Project:
+    def get(self, project_id: str, **options: Unpack[RequestOptions]) -> Project:
         """Get a project.
 
         Raises:
             NotFoundError: The project does not exist (the API answers 400 for this).
             ValidationError: ``project_id`` is empty (nothing is sent).
         """
-        return self._portal.call(self._async.get, project_id)
+        return self._portal.call(self._async.get, project_id, **options)
 
-    def list(self) -> list[Project]:
+    def list(self, **options: Unpack[RequestOptions]) -> list[Project]:
         """All projects of the account; an empty list when there are none.
 
         Inferred: the list-projects page is missing from the docs; this calls ``GET /project``
         and reads the projects from ``data`` (or a bare array).
         """
-        return self._portal.call(self._async.list)
+        return self._portal.call(self._async.list, **options)
 
     def update(
         self,
@@ -263,6 +307,7 @@ class ProjectsResource(SyncResource):
         name: str | None = None,
         description: str | None = None,
         webhook_url: str | None = None,
+        **options: Unpack[RequestOptions],
     ) -> Project:
         """Change a project's name, description and/or webhook URL (None leaves a field as is).
 
@@ -279,9 +324,16 @@ class ProjectsResource(SyncResource):
             name=name,
             description=description,
             webhook_url=webhook_url,
+            **options,
         )
 
-    def delete(self, project_id: str, *, cascade: bool = False) -> None:
+    def delete(
+        self,
+        project_id: str,
+        *,
+        cascade: bool = False,
+        **options: Unpack[RequestOptions],
+    ) -> None:
         """Delete a project.
 
         Args:
@@ -293,32 +345,43 @@ class ProjectsResource(SyncResource):
             NotFoundError: The project does not exist.
             BadRequestError: The project still has agents or numbers and ``cascade`` is False.
         """
-        return self._portal.call(self._async.delete, project_id, cascade=cascade)
+        return self._portal.call(self._async.delete, project_id, cascade=cascade, **options)
 
-    def set_webhook(self, project_id: str, *, url: str) -> None:
+    def set_webhook(self, project_id: str, *, url: str, **options: Unpack[RequestOptions]) -> None:
         """Set the URL Talkstack POSTs call-status changes to (``call_status_webhook``).
 
         Raises:
             BadRequestError: A field is missing.
             ValidationError: ``url`` is not an absolute http(s) URL (nothing is sent).
         """
-        return self._portal.call(self._async.set_webhook, project_id, url=url)
+        return self._portal.call(self._async.set_webhook, project_id, url=url, **options)
 
-    def get_active_agent(self, project_id: str) -> str | None:
+    def get_active_agent(self, project_id: str, **options: Unpack[RequestOptions]) -> str | None:
         """The id of the project's active agent, or None when none is set (the API's 404)."""
-        return self._portal.call(self._async.get_active_agent, project_id)
+        return self._portal.call(self._async.get_active_agent, project_id, **options)
 
-    def set_active_agent(self, project_id: str, *, agent_id: str) -> Project:
+    def set_active_agent(
+        self,
+        project_id: str,
+        *,
+        agent_id: str,
+        **options: Unpack[RequestOptions],
+    ) -> Project:
         """Make ``agent_id`` the project's active agent.
 
         Returns:
             The project (the API omits its id; it is filled in from ``project_id``).
         """
-        return self._portal.call(self._async.set_active_agent, project_id, agent_id=agent_id)
+        return self._portal.call(
+            self._async.set_active_agent,
+            project_id,
+            agent_id=agent_id,
+            **options,
+        )
 
-    def remove_active_agent(self, agent_id: str) -> None:
+    def remove_active_agent(self, agent_id: str, **options: Unpack[RequestOptions]) -> None:
         """Stop ``agent_id`` being its project's active agent."""
-        return self._portal.call(self._async.remove_active_agent, agent_id)
+        return self._portal.call(self._async.remove_active_agent, agent_id, **options)
 
 
 class AgentsResource(SyncResource):
@@ -337,6 +400,7 @@ class AgentsResource(SyncResource):
         system_instruction: str,
         phone_number: str,
         voice_id: str | None = None,
+        **options: Unpack[RequestOptions],
     ) -> Agent:
         """Create an agent in a project.
 
@@ -359,15 +423,16 @@ class AgentsResource(SyncResource):
             system_instruction=system_instruction,
             phone_number=phone_number,
             voice_id=voice_id,
+            **options,
         )
 
-    def get(self, agent_id: str, *, project_id: str) -> Agent:
+    def get(self, agent_id: str, *, project_id: str, **options: Unpack[RequestOptions]) -> Agent:
         """Get an agent (the API reads it with a POST; it is retried like any read).
 
         Raises:
             NotFoundError: No such agent.
         """
-        return self._portal.call(self._async.get, agent_id, project_id=project_id)
+        return self._portal.call(self._async.get, agent_id, project_id=project_id, **options)
 
     def update(
         self,
@@ -377,6 +442,7 @@ class AgentsResource(SyncResource):
         name: str | None = None,
         system_instruction: str | None = None,
         voice_id: str | None = None,
+        **options: Unpack[RequestOptions],
     ) -> Agent:
         """Change an agent's name, instruction and/or voice (None leaves a field as is).
 
@@ -393,19 +459,20 @@ class AgentsResource(SyncResource):
             name=name,
             system_instruction=system_instruction,
             voice_id=voice_id,
+            **options,
         )
 
-    def delete(self, agent_id: str, *, project_id: str) -> None:
+    def delete(self, agent_id: str, *, project_id: str, **options: Unpack[RequestOptions]) -> None:
         """Delete an agent.
 
         Raises:
             NotFoundError: No such agent.
         """
-        return self._portal.call(self._async.delete, agent_id, project_id=project_id)
+        return self._portal.call(self._async.delete, agent_id, project_id=project_id, **options)
 
-    def list(self, *, project_id: str) -> list[Agent]:
+    def list(self, *, project_id: str, **options: Unpack[RequestOptions]) -> list[Agent]:
         """The project's active agents; an empty list when it has none (the API's 404)."""
-        return self._portal.call(self._async.list, project_id=project_id)
+        return self._portal.call(self._async.list, project_id=project_id, **options)
 
 
 class CallsResource(SyncResource):
@@ -421,6 +488,7 @@ class CallsResource(SyncResource):
         project_id: str,
         agent_id: str,
         dynamic_variables: Mapping[str, Any] | None = None,
+        **options: Unpack[RequestOptions],
     ) -> PlacedCall:
         """Place an outbound call from an agent (on the calls host).
 
@@ -447,16 +515,17 @@ class CallsResource(SyncResource):
             project_id=project_id,
             agent_id=agent_id,
             dynamic_variables=dynamic_variables,
+            **options,
         )
 
-    def get(self, sid: str, *, project_id: str) -> Call:
+    def get(self, sid: str, *, project_id: str, **options: Unpack[RequestOptions]) -> Call:
         """A call's data: status, duration, cost, recordings and extracted values.
 
         Raises:
             NotFoundError: No such call.
             ValidationError: An empty id (nothing is sent).
         """
-        return self._portal.call(self._async.get, sid, project_id=project_id)
+        return self._portal.call(self._async.get, sid, project_id=project_id, **options)
 
     def wait_until_finished(
         self,
@@ -466,6 +535,7 @@ class CallsResource(SyncResource):
         timeout: float = 900.0,
         poll_interval: float = 2.0,
         max_poll_interval: float = 30.0,
+        **options: Unpack[ExtraOptions],
     ) -> Call:
         """Poll the call until its status is final (completed, busy, failed, no-answer,
         voicemail, silence) and return it. A placed call may take minutes to finish.
@@ -485,6 +555,7 @@ class CallsResource(SyncResource):
             timeout=timeout,
             poll_interval=poll_interval,
             max_poll_interval=max_poll_interval,
+            **options,
         )
 
     def dial_many(
@@ -499,6 +570,9 @@ class CallsResource(SyncResource):
         progress: Callable[[DialProgress], object] | None = None,
         wait_until_finished: bool = False,
         finish_timeout: float = 900.0,
+        ledger: str | Ledger | None = None,
+        campaign: str | None = None,
+        **options: Unpack[ExtraOptions],
     ) -> Generator[DialOutcome, None, None]:
         """Place many calls, at most ``concurrency`` at once and ``rate`` per second, and yield
         one ``DialOutcome`` per input as each completes (not in input order; ``index`` says
@@ -535,6 +609,11 @@ class CallsResource(SyncResource):
             wait_until_finished: Also poll each placed call until it ends and report it in
                 ``final`` (or ``final_error``).
             finish_timeout: With ``wait_until_finished``, seconds to wait for each call.
+            ledger: A campaign shared by many processes instead of a journal file: a
+                ``redis://`` URL (``talkstack[redis]``), with ``campaign``; each request is
+                claimed by exactly one process, and ``rate`` and ``concurrency`` hold for the
+                campaign as a whole. Or a ``Ledger`` object you opened (not closed by the run).
+            campaign: The campaign's name in a Redis ledger.
 
         Yields:
             One ``DialOutcome`` per input.
@@ -554,6 +633,9 @@ class CallsResource(SyncResource):
                 progress=progress,
                 wait_until_finished=wait_until_finished,
                 finish_timeout=finish_timeout,
+                ledger=ledger,
+                campaign=campaign,
+                **options,
             ),
         )
 
@@ -571,6 +653,7 @@ class CallsResource(SyncResource):
         ended_before: date | str | None = None,
         ended_after: date | str | None = None,
         page_size: int = 20,
+        **options: Unpack[RequestOptions],
     ) -> Generator[Call, None, None]:
         """Iterate over the project's calls, page after page, one request ahead.
 
@@ -606,6 +689,7 @@ class CallsResource(SyncResource):
             ended_before=ended_before,
             ended_after=ended_after,
             page_size=page_size,
+            **options,
         ):
             yield from page.items
 
@@ -623,6 +707,7 @@ class CallsResource(SyncResource):
         ended_before: date | str | None = None,
         ended_after: date | str | None = None,
         page_size: int = 20,
+        **options: Unpack[RequestOptions],
     ) -> Generator[CallHistoryPage, None, None]:
         """Like ``history``, one ``CallHistoryPage`` at a time (same arguments)."""
         yield from self._portal.iterate(
@@ -638,6 +723,7 @@ class CallsResource(SyncResource):
                 ended_before=ended_before,
                 ended_after=ended_after,
                 page_size=page_size,
+                **options,
             ),
         )
 
@@ -646,6 +732,7 @@ class CallsResource(SyncResource):
         sid: str,
         *,
         questions: Iterable[AnalysisQuestion | Mapping[str, Any]],
+        **options: Unpack[RequestOptions],
     ) -> CallAnalysis:
         """Post-call analysis (available once the call ended): sentiment, summary, answers.
 
@@ -658,9 +745,16 @@ class CallsResource(SyncResource):
         Raises:
             ValidationError: A malformed question (nothing is sent).
         """
-        return self._portal.call(self._async.analyze, sid, questions=questions)
+        return self._portal.call(self._async.analyze, sid, questions=questions, **options)
 
-    def batch(self, source: BatchSource, *, project_id: str, agent_id: str) -> BatchCallResult:
+    def batch(
+        self,
+        source: BatchSource,
+        *,
+        project_id: str,
+        agent_id: str,
+        **options: Unpack[RequestOptions],
+    ) -> BatchCallResult:
         """Place one call per row of a file (multipart upload). Never retried.
 
         Args:
@@ -682,6 +776,7 @@ class CallsResource(SyncResource):
             source,
             project_id=project_id,
             agent_id=agent_id,
+            **options,
         )
 
 
@@ -691,18 +786,18 @@ class VoicesResource(SyncResource):
     _async: AsyncVoicesResource
     __slots__ = ()
 
-    def list(self) -> list[Voice]:
+    def list(self, **options: Unpack[RequestOptions]) -> list[Voice]:
         """All available voices, with their labels and preview URLs."""
-        return self._portal.call(self._async.list)
+        return self._portal.call(self._async.list, **options)
 
-    def get(self, voice_id: str) -> Voice:
+    def get(self, voice_id: str, **options: Unpack[RequestOptions]) -> Voice:
         """One voice.
 
         Raises:
             NotFoundError: No such voice.
             ValidationError: An empty id (nothing is sent).
         """
-        return self._portal.call(self._async.get, voice_id)
+        return self._portal.call(self._async.get, voice_id, **options)
 
 
 class PhoneNumbersResource(SyncResource):
@@ -713,28 +808,41 @@ class PhoneNumbersResource(SyncResource):
     _async: AsyncPhoneNumbersResource
     __slots__ = ()
 
-    def get(self, phone_number_id: str) -> PhoneNumber:
+    def get(self, phone_number_id: str, **options: Unpack[RequestOptions]) -> PhoneNumber:
         """One phone number by its id.
 
         Raises:
             NotFoundError: No such number.
         """
-        return self._portal.call(self._async.get, phone_number_id)
+        return self._portal.call(self._async.get, phone_number_id, **options)
 
     def list(
         self,
         *,
         agent_id: str | None = None,
         project_id: str | None = None,
+        **options: Unpack[RequestOptions],
     ) -> list[PhoneNumber]:
         """The numbers of an agent or of a project (give exactly one); empty when none.
 
         Raises:
             ValidationError: Neither or both of ``agent_id`` and ``project_id`` given.
         """
-        return self._portal.call(self._async.list, agent_id=agent_id, project_id=project_id)
+        return self._portal.call(
+            self._async.list,
+            agent_id=agent_id,
+            project_id=project_id,
+            **options,
+        )
 
-    def assign(self, number: str, *, agent_id: str, project_id: str) -> None:
+    def assign(
+        self,
+        number: str,
+        *,
+        agent_id: str,
+        project_id: str,
+        **options: Unpack[RequestOptions],
+    ) -> None:
         """Assign a number (verified or bought on Twilio) to an agent.
 
         Args:
@@ -751,6 +859,7 @@ class PhoneNumbersResource(SyncResource):
             number,
             agent_id=agent_id,
             project_id=project_id,
+            **options,
         )
 
 
@@ -795,6 +904,9 @@ class Talkstack(SyncClientBase):
             (``http://user:pass@proxy:3128``; never shown in reprs, logs or errors).
         trust_env: Without ``proxy``, use ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY`` and
             ``NO_PROXY`` from the environment, as httpx and requests do.
+        hooks: ``Hooks`` (or a list of them) told of every attempt, response, retry and token
+            renewal; ``talkstack_async.integrations.otel.OpenTelemetryHooks`` traces each
+            operation as an OpenTelemetry span.
     """
 
     auth: AuthResource
@@ -826,6 +938,7 @@ class Talkstack(SyncClientBase):
         default_headers: Mapping[str, str] | None = None,
         proxy: str | None = None,
         trust_env: bool = True,
+        hooks: Hooks | Sequence[Hooks] | None = None,
     ) -> None:
         self._attach(
             AsyncTalkstack(
@@ -847,6 +960,7 @@ class Talkstack(SyncClientBase):
                 default_headers=default_headers,
                 proxy=proxy,
                 trust_env=trust_env,
+                hooks=hooks,
             ),
             PortalRunner(),
         )
@@ -906,23 +1020,31 @@ class Talkstack(SyncClientBase):
         *,
         json: Any = None,
         params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        form: Mapping[str, str | FilePart] | None = None,
         host: Literal["api", "calls"] = "api",
         authenticated: bool = True,
         retry_safe: bool = False,
+        timeout: Timeouts | float | NotGiven | None = NOT_GIVEN,
     ) -> Any:
         """Call an endpoint the SDK does not model (e.g. the HubSpot integration).
 
         Same credentials, retries, errors and logging as every other call. Retried only when
         you declare ``retry_safe=True``: say so only for requests that may be sent twice.
+        For the status and headers too: ``await client.with_raw_response.request(...)``.
 
         Args:
             method: The HTTP method.
             path: The path, starting with ``/``.
             json: The JSON body, if any.
             params: Query parameters.
+            headers: Headers for this request (over the client's own).
+            form: A multipart/form-data body instead of JSON: strings and ``FilePart``s.
             host: ``"api"`` or ``"calls"`` (the make-call host).
             authenticated: Send the client's credentials.
             retry_safe: Allow retries on connection errors, 408, 429 and 5xx.
+            timeout: This request's timeouts (a ``Timeouts`` or a total in seconds; None:
+                none); the client's when not given.
 
         Returns:
             The decoded JSON body (None when empty).
@@ -930,6 +1052,7 @@ class Talkstack(SyncClientBase):
         Raises:
             APIStatusError: A non-2xx answer (its subclass says which).
             APIResponseError: A 2xx answer that is not JSON.
+            ValidationError: A malformed argument (nothing is sent).
         """
         return self._portal.call(
             self._async.request,
@@ -937,7 +1060,10 @@ class Talkstack(SyncClientBase):
             path,
             json=json,
             params=params,
+            headers=headers,
+            form=form,
             host=host,
             authenticated=authenticated,
             retry_safe=retry_safe,
+            timeout=timeout,
         )

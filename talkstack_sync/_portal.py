@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import os
 import threading
 import warnings
@@ -164,7 +165,9 @@ class PortalRunner:
         assert loop is not None
         hop = _Hop(function, args, kwargs)
         try:
-            loop.call_soon_threadsafe(hop.start, loop)
+            # In a copy of the caller's context: its context variables (an OpenTelemetry span,
+            # a request id) are what the coroutine sees, as if it ran in the calling thread.
+            loop.call_soon_threadsafe(hop.start, loop, context=contextvars.copy_context())
         except RuntimeError:  # the loop stopped: closed by another thread meanwhile
             raise ClientClosedError("the Talkstack client is closed; create a new one") from None
         try:

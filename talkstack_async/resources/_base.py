@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from talkstack_async._convert import StructureError, structure, structure_list
@@ -30,21 +31,31 @@ class AsyncResource:
         usual result. ``await client.projects.with_raw_response.get(pid)``."""
         return RawResponses(self)
 
-    async def _send(self, endpoint: Endpoint, **args: Any) -> Any:
-        """The endpoint's unwrapped result (None for message-only endpoints and "absent" 404s)."""
-        return await self._client._transport.call(endpoint, args)
+    async def _send(self, endpoint: Endpoint, options: Mapping[str, Any], /, **args: Any) -> Any:
+        """The endpoint's unwrapped result (None for message-only endpoints and "absent" 404s).
+
+        ``options`` are the caller's per-call options (``_options.RequestOptions``)."""
+        return await self._client._transport.call(endpoint, args, options)
 
     # The getters call the transport themselves rather than through _send: one coroutine and
     # one keyword-argument copy fewer on every request.
-    async def _get_one(self, endpoint: Endpoint, model: type[T], **args: Any) -> T:
-        return parse_as(endpoint, await self._client._transport.call(endpoint, args), model)
+    async def _get_one(
+        self, endpoint: Endpoint, model: type[T], options: Mapping[str, Any], /, **args: Any
+    ) -> T:
+        return parse_as(
+            endpoint, await self._client._transport.call(endpoint, args, options), model
+        )
 
-    async def _get_optional(self, endpoint: Endpoint, model: type[T], **args: Any) -> T | None:
-        payload = await self._client._transport.call(endpoint, args)
+    async def _get_optional(
+        self, endpoint: Endpoint, model: type[T], options: Mapping[str, Any], /, **args: Any
+    ) -> T | None:
+        payload = await self._client._transport.call(endpoint, args, options)
         return None if payload is None else parse_as(endpoint, payload, model)
 
-    async def _get_list(self, endpoint: Endpoint, model: type[T], **args: Any) -> list[T]:
-        payload = await self._client._transport.call(endpoint, args)
+    async def _get_list(
+        self, endpoint: Endpoint, model: type[T], options: Mapping[str, Any], /, **args: Any
+    ) -> list[T]:
+        payload = await self._client._transport.call(endpoint, args, options)
         return [] if payload is None else parse_list_as(endpoint, payload, model)
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing_extensions import Unpack
+
 from talkstack_async import _endpoints as ep
 from talkstack_async._errors import ValidationError
+from talkstack_async._options import RequestOptions
 from talkstack_async._validation import check_id, check_phone_number, check_text
 from talkstack_async.models.agent import Agent
 from talkstack_async.resources._base import AsyncResource
@@ -27,6 +30,7 @@ class AsyncAgentsResource(AsyncResource):
         system_instruction: str,
         phone_number: str,
         voice_id: str | None = None,
+        **options: Unpack[RequestOptions],
     ) -> Agent:
         """Create an agent in a project.
 
@@ -45,6 +49,7 @@ class AsyncAgentsResource(AsyncResource):
         return await self._get_one(
             ep.CREATE_AGENT,
             Agent,
+            options,
             project_id=check_id("project_id", project_id),
             name=check_text("name", name, max_length=200),
             system_instruction=check_text(
@@ -54,7 +59,9 @@ class AsyncAgentsResource(AsyncResource):
             voice_id=None if voice_id is None else check_id("voice_id", voice_id),
         )
 
-    async def get(self, agent_id: str, *, project_id: str) -> Agent:
+    async def get(
+        self, agent_id: str, *, project_id: str, **options: Unpack[RequestOptions]
+    ) -> Agent:
         """Get an agent (the API reads it with a POST; it is retried like any read).
 
         Raises:
@@ -63,6 +70,7 @@ class AsyncAgentsResource(AsyncResource):
         return await self._get_one(
             ep.GET_AGENT,
             Agent,
+            options,
             project_id=check_id("project_id", project_id),
             agent_id=check_id("agent_id", agent_id),
         )
@@ -75,6 +83,7 @@ class AsyncAgentsResource(AsyncResource):
         name: str | None = None,
         system_instruction: str | None = None,
         voice_id: str | None = None,
+        **options: Unpack[RequestOptions],
     ) -> Agent:
         """Change an agent's name, instruction and/or voice (None leaves a field as is).
 
@@ -89,6 +98,7 @@ class AsyncAgentsResource(AsyncResource):
         return await self._get_one(
             ep.UPDATE_AGENT,
             Agent,
+            options,
             project_id=check_id("project_id", project_id),
             agent_id=check_id("agent_id", agent_id),
             name=None if name is None else check_text("name", name, max_length=200),
@@ -98,7 +108,9 @@ class AsyncAgentsResource(AsyncResource):
             voice_id=None if voice_id is None else check_id("voice_id", voice_id),
         )
 
-    async def delete(self, agent_id: str, *, project_id: str) -> None:
+    async def delete(
+        self, agent_id: str, *, project_id: str, **options: Unpack[RequestOptions]
+    ) -> None:
         """Delete an agent.
 
         Raises:
@@ -106,12 +118,13 @@ class AsyncAgentsResource(AsyncResource):
         """
         await self._send(
             ep.DELETE_AGENT,
+            options,
             project_id=check_id("project_id", project_id),
             agent_id=check_id("agent_id", agent_id),
         )
 
-    async def list(self, *, project_id: str) -> list[Agent]:
+    async def list(self, *, project_id: str, **options: Unpack[RequestOptions]) -> list[Agent]:
         """The project's active agents; an empty list when it has none (the API's 404)."""
         return await self._get_list(
-            ep.LIST_AGENTS, Agent, project_id=check_id("project_id", project_id)
+            ep.LIST_AGENTS, Agent, options, project_id=check_id("project_id", project_id)
         )

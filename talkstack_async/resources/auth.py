@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing_extensions import Unpack
+
 from talkstack_async import _endpoints as ep
+from talkstack_async._options import RequestOptions
 from talkstack_async._validation import check_email, check_id, check_text
 from talkstack_async.models.user import EmailVerification, LoginResult, SignupResult, TokenSet
 from talkstack_async.resources._base import AsyncResource
@@ -16,7 +19,9 @@ class AsyncAuthResource(AsyncResource):
 
     __slots__ = ()
 
-    async def signup(self, *, email: str, password: str, name: str) -> SignupResult:
+    async def signup(
+        self, *, email: str, password: str, name: str, **options: Unpack[RequestOptions]
+    ) -> SignupResult:
         """Register an account; Talkstack then emails a verification code.
 
         Args:
@@ -34,12 +39,15 @@ class AsyncAuthResource(AsyncResource):
         return await self._get_one(
             ep.SIGNUP,
             SignupResult,
+            options,
             email=check_email("email", email),
             password=check_text("password", password, max_length=1024),
             name=check_text("name", name, max_length=200),
         )
 
-    async def verify_email(self, *, email: str, code: str) -> EmailVerification:
+    async def verify_email(
+        self, *, email: str, code: str, **options: Unpack[RequestOptions]
+    ) -> EmailVerification:
         """Confirm the email address with the code Talkstack sent.
 
         Args:
@@ -57,11 +65,14 @@ class AsyncAuthResource(AsyncResource):
         return await self._get_one(
             ep.VERIFY_EMAIL,
             EmailVerification,
+            options,
             email=check_email("email", email),
             code=check_text("code", code, max_length=64),
         )
 
-    async def resend_verification_code(self, *, email: str) -> None:
+    async def resend_verification_code(
+        self, *, email: str, **options: Unpack[RequestOptions]
+    ) -> None:
         """Email a new verification code.
 
         Raises:
@@ -69,9 +80,11 @@ class AsyncAuthResource(AsyncResource):
             NotFoundError: The email is not registered.
             ValidationError: ``email`` is malformed (nothing is sent).
         """
-        await self._send(ep.RESEND_CODE, email=check_email("email", email))
+        await self._send(ep.RESEND_CODE, options, email=check_email("email", email))
 
-    async def login(self, *, email: str, password: str) -> LoginResult:
+    async def login(
+        self, *, email: str, password: str, **options: Unpack[RequestOptions]
+    ) -> LoginResult:
         """Log in and get a bearer token (valid 2 hours) and a refresh token.
 
         Returns:
@@ -86,11 +99,12 @@ class AsyncAuthResource(AsyncResource):
         return await self._get_one(
             ep.LOGIN,
             LoginResult,
+            options,
             email=check_email("email", email),
             password=check_text("password", password, max_length=1024),
         )
 
-    async def refresh(self, *, refresh_token: str) -> TokenSet:
+    async def refresh(self, *, refresh_token: str, **options: Unpack[RequestOptions]) -> TokenSet:
         """Exchange a refresh token for a new bearer token.
 
         The response's documented key ``resfreshToken`` (sic) is read as well as
@@ -102,10 +116,12 @@ class AsyncAuthResource(AsyncResource):
             ValidationError: ``refresh_token`` is empty (nothing is sent).
         """
         return await self._get_one(
-            ep.REFRESH, TokenSet, refresh_token=check_id("refresh_token", refresh_token)
+            ep.REFRESH, TokenSet, options, refresh_token=check_id("refresh_token", refresh_token)
         )
 
-    async def change_password(self, *, old_password: str, new_password: str) -> None:
+    async def change_password(
+        self, *, old_password: str, new_password: str, **options: Unpack[RequestOptions]
+    ) -> None:
         """Change the password of the authenticated account.
 
         Raises:
@@ -115,21 +131,27 @@ class AsyncAuthResource(AsyncResource):
         """
         await self._send(
             ep.CHANGE_PASSWORD,
+            options,
             old_password=check_text("old_password", old_password, max_length=1024),
             new_password=check_text("new_password", new_password, max_length=1024),
         )
 
-    async def forgot_password(self, *, email: str) -> None:
+    async def forgot_password(self, *, email: str, **options: Unpack[RequestOptions]) -> None:
         """Ask for a password-reset link by email (sent only if the email is registered).
 
         Raises:
             BadRequestError, NotFoundError: As the API documents.
             ValidationError: ``email`` is malformed (nothing is sent).
         """
-        await self._send(ep.FORGOT_PASSWORD, email=check_email("email", email))
+        await self._send(ep.FORGOT_PASSWORD, options, email=check_email("email", email))
 
     async def reset_password(
-        self, *, token: str, new_password: str, email: str | None = None
+        self,
+        *,
+        token: str,
+        new_password: str,
+        email: str | None = None,
+        **options: Unpack[RequestOptions],
     ) -> None:
         """Set a new password with the token from the reset link.
 
@@ -144,6 +166,7 @@ class AsyncAuthResource(AsyncResource):
         """
         await self._send(
             ep.RESET_PASSWORD,
+            options,
             token=check_id("token", token),
             new_password=check_text("new_password", new_password, max_length=1024),
             email=None if email is None else check_email("email", email),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import (
     AsyncGenerator,
@@ -15,10 +16,12 @@ from datetime import date
 from typing import Any
 
 import attrs
+from typing_extensions import Unpack
 
 from talkstack_async import _endpoints as ep
 from talkstack_async._batch_file import BatchSource, batch_file
 from talkstack_async._dialer import DialSettings, dial
+from talkstack_async._options import ExtraOptions, RequestOptions
 from talkstack_async._pagination import items_of, iterate_history_pages
 from talkstack_async._polling import check_wait_options, poll_until_final
 from talkstack_async._validation import (
@@ -30,6 +33,7 @@ from talkstack_async._validation import (
     check_page_size,
     check_phone_number,
 )
+from talkstack_async.campaigns._ledger import Ledger
 from talkstack_async.models.call import (
     AnalysisQuestion,
     BatchCallResult,
@@ -57,6 +61,7 @@ class AsyncCallsResource(AsyncResource):
         project_id: str,
         agent_id: str,
         dynamic_variables: Mapping[str, Any] | None = None,
+        **options: Unpack[RequestOptions],
     ) -> PlacedCall:
         """Place an outbound call from an agent (on the calls host).
 
@@ -80,13 +85,14 @@ class AsyncCallsResource(AsyncResource):
         return await self._get_one(
             ep.MAKE_CALL,
             PlacedCall,
+            options,
             number=check_phone_number("number", number),
             project_id=check_id("project_id", project_id),
             agent_id=check_id("agent_id", agent_id),
             dynamic_variables=check_dynamic_variables("dynamic_variables", dynamic_variables),
         )
 
-    async def get(self, sid: str, *, project_id: str) -> Call:
+    async def get(self, sid: str, *, project_id: str, **options: Unpack[RequestOptions]) -> Call:
         """A call's data: status, duration, cost, recordings and extracted values.
 
         Raises:
@@ -95,7 +101,7 @@ class AsyncCallsResource(AsyncResource):
         """
         sid = check_id("sid", sid)
         payload = await self._send(
-            ep.GET_CALL, sid=sid, project_id=check_id("project_id", project_id)
+            ep.GET_CALL, options, sid=sid, project_id=check_id("project_id", project_id)
         )
         call = parse_as(ep.GET_CALL, payload, Call)
         # History items may lack the sid; get's answer is documented with it, but be sure.
@@ -109,6 +115,7 @@ class AsyncCallsResource(AsyncResource):
         timeout: float = 900.0,
         poll_interval: float = 2.0,
         max_poll_interval: float = 30.0,
+        **options: Unpack[ExtraOptions],
     ) -> Call:
         """Poll the call until its status is final (completed, busy, failed, no-answer,
         voicemail, silence) and return it. A placed call may take minutes to finish.
@@ -125,7 +132,7 @@ class AsyncCallsResource(AsyncResource):
         project_id = check_id("project_id", project_id)
         check_wait_options(timeout, poll_interval, max_poll_interval)
         return await poll_until_final(
-            lambda: self.get(sid, project_id=project_id),
+            lambda: self.get(sid, project_id=project_id, **options),
             sid=sid,
             timeout=timeout,
             poll_interval=poll_interval,
@@ -144,6 +151,9 @@ class AsyncCallsResource(AsyncResource):
         progress: Callable[[DialProgress], object] | None = None,
         wait_until_finished: bool = False,
         finish_timeout: float = 900.0,
+        ledger: str | Ledger | None = None,
+        campaign: str | None = None,
+        **options: Unpack[ExtraOptions],
     ) -> AsyncGenerator[DialOutcome, None]:
         """Place many calls, at most ``concurrency`` at once and ``rate`` per second, and yield
         one ``DialOutcome`` per input as each completes (not in input order; ``index`` says
@@ -180,6 +190,11 @@ class AsyncCallsResource(AsyncResource):
             wait_until_finished: Also poll each placed call until it ends and report it in
                 ``final`` (or ``final_error``).
             finish_timeout: With ``wait_until_finished``, seconds to wait for each call.
+            ledger: A campaign shared by many processes instead of a journal file: a
+                ``redis://`` URL (``talkstack[redis]``), with ``campaign``; each request is
+                claimed by exactly one process, and ``rate`` and ``concurrency`` hold for the
+                campaign as a whole. Or a ``Ledger`` object you opened (not closed by the run).
+            campaign: The campaign's name in a Redis ledger.
 
         Yields:
             One ``DialOutcome`` per input.
@@ -195,6 +210,8 @@ class AsyncCallsResource(AsyncResource):
             rate=rate,
             journal=journal,
             progress=progress,
+            ledger=ledger,
+            campaign=campaign,
         )
         watch = None
         if wait_until_finished:
@@ -203,16 +220,18 @@ class AsyncCallsResource(AsyncResource):
             async def watch(request: CallRequest, sid: str) -> Call:
                 assert request.project_id is not None
                 return await self.wait_until_finished(
-                    sid, project_id=request.project_id, timeout=finish_timeout
+                    sid, project_id=request.project_id, timeout=finish_timeout, **options
                 )
 
         # Closed with this generator, not when Python collects it: leaving aclosing() stops
         # the run there and then (tasks ended, journal released).
-        async with aclosing(dial(requests, settings, place=self._place, watch=watch)) as run:
+        async with aclosing(
+            dial(requests, settings, place=functools.partial(self._place, options), watch=watch)
+        ) as run:
             async for outcome in run:
                 yield outcome
 
-    async def _place(self, request: CallRequest) -> PlacedCall:
+    async def _place(self, options: ExtraOptions, request: CallRequest) -> PlacedCall:
         assert request.project_id is not None
         assert request.agent_id is not None
         return await self.make(
@@ -220,6 +239,7 @@ class AsyncCallsResource(AsyncResource):
             project_id=request.project_id,
             agent_id=request.agent_id,
             dynamic_variables=request.dynamic_variables or None,
+            **options,
         )
 
     @items_of("history_pages")
@@ -237,6 +257,7 @@ class AsyncCallsResource(AsyncResource):
         ended_before: date | str | None = None,
         ended_after: date | str | None = None,
         page_size: int = 20,
+        **options: Unpack[RequestOptions],
     ) -> AsyncGenerator[Call, None]:
         """Iterate over the project's calls, page after page, one request ahead.
 
@@ -272,6 +293,7 @@ class AsyncCallsResource(AsyncResource):
             ended_before=ended_before,
             ended_after=ended_after,
             page_size=page_size,
+            **options,
         )
         async with aclosing(pages):
             async for page in pages:
@@ -292,6 +314,7 @@ class AsyncCallsResource(AsyncResource):
         ended_before: date | str | None = None,
         ended_after: date | str | None = None,
         page_size: int = 20,
+        **options: Unpack[RequestOptions],
     ) -> AsyncGenerator[CallHistoryPage, None]:
         """Like ``history``, one ``CallHistoryPage`` at a time (same arguments)."""
         filters = _history_filters(
@@ -309,14 +332,18 @@ class AsyncCallsResource(AsyncResource):
         filters["page_size"] = check_page_size("page_size", page_size)
 
         async def fetch(paging: Mapping[str, Any]) -> Any:
-            return await self._send(ep.CALL_HISTORY, **filters, **paging)
+            return await self._send(ep.CALL_HISTORY, options, **filters, **paging)
 
         async with aclosing(iterate_history_pages(fetch, page_size=page_size)) as pages:
             async for page in pages:
                 yield page
 
     async def analyze(
-        self, sid: str, *, questions: Iterable[AnalysisQuestion | Mapping[str, Any]]
+        self,
+        sid: str,
+        *,
+        questions: Iterable[AnalysisQuestion | Mapping[str, Any]],
+        **options: Unpack[RequestOptions],
     ) -> CallAnalysis:
         """Post-call analysis (available once the call ended): sentiment, summary, answers.
 
@@ -332,12 +359,18 @@ class AsyncCallsResource(AsyncResource):
         return await self._get_one(
             ep.ANALYZE_CALL,
             CallAnalysis,
+            options,
             sid=check_id("sid", sid),
             questions=check_analysis_questions("questions", questions),
         )
 
     async def batch(
-        self, source: BatchSource, *, project_id: str, agent_id: str
+        self,
+        source: BatchSource,
+        *,
+        project_id: str,
+        agent_id: str,
+        **options: Unpack[RequestOptions],
     ) -> BatchCallResult:
         """Place one call per row of a file (multipart upload). Never retried.
 
@@ -358,6 +391,7 @@ class AsyncCallsResource(AsyncResource):
         return await self._get_one(
             ep.BATCH_CALL,
             BatchCallResult,
+            options,
             project_id=check_id("project_id", project_id),
             agent_id=check_id("agent_id", agent_id),
             file=batch_file("source", source),

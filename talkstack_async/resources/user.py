@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing_extensions import Unpack
+
 from talkstack_async import _endpoints as ep
+from talkstack_async._options import RequestOptions
 from talkstack_async._validation import check_id
 from talkstack_async.models.project import Project
 from talkstack_async.models.user import ActiveProjectUpdate
@@ -16,7 +19,7 @@ class AsyncUserResource(AsyncResource):
 
     __slots__ = ()
 
-    async def generate_api_key(self) -> str:
+    async def generate_api_key(self, **options: Unpack[RequestOptions]) -> str:
         """Generate a new API key, replacing the previous one (which stops working).
 
         Needs bearer-token credentials (email/password or tokens), not an API key. Never
@@ -29,9 +32,11 @@ class AsyncUserResource(AsyncResource):
             MissingCredentialsError: The client has no bearer-token credentials.
             AuthenticationError: The token is invalid.
         """
-        return await self._get_one(ep.GENERATE_API_KEY, str)
+        return await self._get_one(ep.GENERATE_API_KEY, str, options)
 
-    async def set_active_project(self, project_id: str) -> ActiveProjectUpdate:
+    async def set_active_project(
+        self, project_id: str, **options: Unpack[RequestOptions]
+    ) -> ActiveProjectUpdate:
         """Make ``project_id`` the account's active project.
 
         Returns:
@@ -44,9 +49,10 @@ class AsyncUserResource(AsyncResource):
         return await self._get_one(
             ep.SET_ACTIVE_PROJECT,
             ActiveProjectUpdate,
+            options,
             project_id=check_id("project_id", project_id),
         )
 
-    async def get_active_project(self) -> Project | None:
+    async def get_active_project(self, **options: Unpack[RequestOptions]) -> Project | None:
         """The account's active project, or None when none is set (the API's 404)."""
-        return await self._get_optional(ep.GET_ACTIVE_PROJECT, Project)
+        return await self._get_optional(ep.GET_ACTIVE_PROJECT, Project, options)

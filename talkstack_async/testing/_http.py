@@ -13,6 +13,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from aiohttp import web
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from talkstack_async.testing._accounts import Accounts
 from talkstack_async.testing._errors import Refusal
@@ -131,6 +132,7 @@ def _middleware(
                 RecordedRequest(
                     operation, request.method, request.path, dict(request.query), host,
                     digest, body, received, status, fault.kind if fault else None,
+                    CIMultiDictProxy(CIMultiDict(request.headers)), time.time(),
                 )
             )  # fmt: skip
 

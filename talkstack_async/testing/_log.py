@@ -25,6 +25,9 @@ class RecordedRequest:
     received_at: float  # time.time() when it arrived
     status: int | None  # the status answered; None when the connection was dropped instead
     fault: FaultKind | None
+    # What the request carried (credentials among them: kept out of the repr).
+    headers: Mapping[str, str] = attrs.field(repr=False, factory=dict)
+    finished_at: float = 0.0  # time.time() when it was answered (or dropped)
 
 
 class RequestLog:
@@ -52,6 +55,18 @@ class RequestLog:
             if operation is None:
                 return len(self._items)
             return sum(1 for item in self._items if item.operation == operation)
+
+    def max_in_flight(self, operation: str) -> int:
+        """The most requests of ``operation`` the server was handling at one moment."""
+        edges = []
+        for item in self.of(operation):
+            edges += [(item.received_at, 1), (item.finished_at or item.received_at, -1)]
+        edges.sort(key=lambda edge: (edge[0], edge[1]))  # an end before a start at a tie
+        most = current = 0
+        for _, step in edges:
+            current += step
+            most = max(most, current)
+        return most
 
     def clear(self) -> None:
         with self._lock:

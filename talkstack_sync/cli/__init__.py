@@ -31,6 +31,8 @@ _FLAGS = {
     "concurrency": "--concurrency",
     "rate": "--rate",
     "journal": "--journal",
+    "ledger": "--ledger",
+    "campaign": "--campaign",
     "page_size": "--page-size",
     "timeout": "--timeout",
     "max_retries": "--max-retries",

@@ -177,6 +177,8 @@ def dial(args: argparse.Namespace) -> int:
                 concurrency=args.concurrency,
                 rate=args.rate,
                 journal=args.journal,
+                ledger=args.ledger,
+                campaign=args.campaign,
                 progress=reported,
                 wait_until_finished=args.wait,
                 finish_timeout=args.finish_timeout,
@@ -246,8 +248,15 @@ def _summarise(
             f"call history (talkstack calls history --to NUMBER) before dialling them again; "
             f"they are the unknown / skipped rows {where}"
         )
+        if args.journal or args.ledger:
+            say(
+                "'talkstack calls reconcile' with the same --journal/--ledger settles them from "
+                "the call history, so that a re-run dials only those that were not placed"
+            )
     if interrupted:
-        if args.journal:
+        if args.ledger:
+            say("interrupted; re-run with the same --ledger and --campaign to resume")
+        elif args.journal:
             say("interrupted; re-run with the same --journal to resume")
         else:
             placed = tally.counts[DialStatus.PLACED]

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from talkstack_async import CallStatus, __version__
-from talkstack_sync.cli import _calls, _login, _resources
+from talkstack_sync.cli import _calls, _campaigns, _login, _resources
 from talkstack_sync.cli._output import FORMATS, LIST_FORMATS
 
 __all__ = ["build_parser"]
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_projects(commands)
     _add_agents(commands)
     _add_voices(commands)
+    _add_campaigns(commands)
     login = commands.add_parser(
         "login", help="check an account's credentials; --save keeps a token"
     )
@@ -128,8 +129,49 @@ def _add_calls(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     dial.add_argument(
         "--finish-timeout", type=_positive_float, default=900.0, help="with --wait (seconds)"
     )
+    _add_ledger_flags(dial)
     _add_progress_flag(dial)
     dial.set_defaults(handler=_calls.dial)
+
+    reconcile = _command(
+        sub,
+        "reconcile",
+        help="settle the calls a crash left as 'may have been placed'",
+        description="Look each request a dial run left as 'may have been placed' up in the "
+        "call history: found, it is recorded as placed; absent GRACE minutes after the attempt, "
+        "as not placed, so a re-run dials it.",
+    )
+    reconcile.add_argument("--project", required=True, help="the project the campaign used")
+    reconcile.add_argument("--journal", help="the campaign's journal file")
+    _add_ledger_flags(reconcile)
+    reconcile.add_argument(
+        "--from", dest="from_number", help="the agent's number, to narrow the lookup"
+    )
+    reconcile.add_argument(
+        "--grace-minutes",
+        type=_positive_float,
+        default=15.0,
+        help="how long a placed call may take to appear in the history (default 15)",
+    )
+    reconcile.set_defaults(handler=_campaigns.reconcile_command)
+
+
+def _add_ledger_flags(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--ledger",
+        help="a redis:// URL: a campaign shared by processes on any machines (with --campaign)",
+    )
+    command.add_argument("--campaign", help="the campaign's name in the --ledger")
+
+
+def _add_campaigns(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    campaigns = commands.add_parser("campaigns", help="campaigns shared on a Redis ledger")
+    sub = campaigns.add_subparsers(dest="action", metavar="ACTION", required=True)
+    status = sub.add_parser("status", help="counts of a campaign, from any machine")
+    status.add_argument("campaign", help="the campaign's name")
+    status.add_argument("--ledger", required=True, help="the redis:// URL")
+    status.add_argument("--format", choices=("text", "json"), default="text")
+    status.set_defaults(handler=_campaigns.status_command)
 
 
 def _add_projects(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -40,9 +40,14 @@ class Arguments:
 
     def bound(self, method: Any) -> dict[str, Any]:
         """Every parameter of ``method`` by name, defaults included."""
-        bound = inspect.signature(method).bind(*self.args, **self.kwargs)
+        signature = inspect.signature(method)
+        bound = signature.bind(*self.args, **self.kwargs)
         bound.apply_defaults()
-        return dict(bound.arguments)
+        arguments = dict(bound.arguments)
+        for parameter in signature.parameters.values():
+            if parameter.kind is parameter.VAR_KEYWORD:  # **options: flattened
+                arguments.update(arguments.pop(parameter.name, {}))
+        return arguments
 
 
 def a(*args: Any, **kwargs: Any) -> Arguments:

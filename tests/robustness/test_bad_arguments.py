@@ -9,6 +9,7 @@ else may escape (an accepted call may still fail with the mocked server's typed 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import re
 from types import NoneType
 from typing import Any
@@ -112,7 +113,37 @@ def mangled(draw: st.DrawFn, operation: str, method: Any) -> Arguments:
     for name, value in valid.items():
         junk = _JUNK_BY_PARAMETER.get(name, _junk)
         chosen[name] = draw(st.one_of(st.just(value), junk), label=name)
+    # Per-call options (every method takes them), junk or not.
+    options = _per_call_options(method)
+    for name in draw(st.lists(st.sampled_from(sorted(options)), max_size=2, unique=True)):
+        chosen[name] = draw(options[name], label=name)
     return Arguments((), chosen)
+
+
+_HEADERS_JUNK = st.dictionaries(
+    st.text(max_size=8) | st.sampled_from(["X-Ok", "Bad Name", "Content-Length"]) | st.integers(),
+    st.text(max_size=8) | st.sampled_from(["a\r\nX-Injected: 1", "ok"]) | _other_types,
+    max_size=2,
+)
+_OPTIONS_JUNK = {
+    "extra_headers": st.one_of(_junk, _HEADERS_JUNK),
+    "extra_query": st.one_of(
+        _junk, st.dictionaries(st.text(max_size=5) | st.integers() | st.none(), _junk, max_size=2)
+    ),
+    "extra_body": st.one_of(
+        _junk, st.dictionaries(st.text(max_size=5) | st.integers() | st.none(), _junk, max_size=2)
+    ),
+    "timeout": st.one_of(_junk, st.floats(min_value=0.5, max_value=5)),
+}
+
+
+def _per_call_options(method: Any) -> dict[str, st.SearchStrategy[Any]]:
+    for parameter in inspect.signature(method).parameters.values():
+        if parameter.kind is parameter.VAR_KEYWORD:
+            if "ExtraOptions" in str(parameter.annotation):
+                return {k: v for k, v in _OPTIONS_JUNK.items() if k != "timeout"}
+            return _OPTIONS_JUNK
+    return {}
 
 
 def _check_dial_outcomes(outcomes: list[Any]) -> None:

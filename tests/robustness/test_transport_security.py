@@ -9,8 +9,9 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import ssl
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -33,7 +34,10 @@ PROJECTS = {"status": "success", "message": "ok", "data": []}
 class Recorder:
     """A loopback server that answers with ``respond`` and remembers every request's headers."""
 
-    def __init__(self, respond: Callable[[web.Request], web.StreamResponse]) -> None:
+    def __init__(
+        self,
+        respond: Callable[[web.Request], web.StreamResponse | Awaitable[web.StreamResponse]],
+    ) -> None:
         self.seen: list[dict[str, str]] = []
         self._respond = respond
         self._runner: web.AppRunner | None = None
@@ -55,7 +59,10 @@ class Recorder:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.seen.append(dict(request.headers))
-        return self._respond(request)
+        answer = self._respond(request)
+        if inspect.isawaitable(answer):  # an async respond, e.g. one that reads the body
+            answer = await answer
+        return answer
 
 
 @pytest.fixture

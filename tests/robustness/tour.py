@@ -58,7 +58,7 @@ def learn_after(operation: str, ids: Ids, result: Any) -> None:
 async def record_tour() -> WireSamples:
     samples = WireSamples()
     current = [""]
-    send = Transport.send
+    send = Transport._send
 
     async def recording(self: Transport, spec: RequestSpec) -> tuple[int, Any]:
         status, decoded = await send(self, spec)
@@ -69,7 +69,7 @@ async def record_tour() -> WireSamples:
         account = emulator.create_account()
         ids = Ids(email=account.email, password=account.password)
         options = emulator.client_options()
-        with mock.patch.object(Transport, "send", recording):
+        with mock.patch.object(Transport, "_send", recording):
             async with AsyncTalkstack(
                 email=account.email, password=account.password, **options
             ) as client:

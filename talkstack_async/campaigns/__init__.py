@@ -1,0 +1,23 @@
+"""Campaigns beyond one process: ledgers, campaign-wide pacing, reconciliation.
+
+``dial_many(..., ledger="redis://host:6379/0", campaign="spring-reminders")`` runs one campaign
+from any number of processes on any machines: each request is claimed by exactly one of them
+before it is sent, and ``rate`` and ``concurrency`` hold for the campaign as a whole. The file
+journal (``journal=``) is the single-process ledger. ``reconcile`` settles what a crash left
+as "may have been placed" by looking it up in the call history.
+"""
+
+from talkstack_async.campaigns._ledger import ClaimLostError, Ledger, Unknown
+from talkstack_async.campaigns._reconcile import Reconciled, ReconcileResult, reconcile
+from talkstack_async.campaigns._redis import LedgerDurabilityWarning, RedisLedger
+
+__all__ = [
+    "ClaimLostError",
+    "Ledger",
+    "LedgerDurabilityWarning",
+    "ReconcileResult",
+    "Reconciled",
+    "RedisLedger",
+    "Unknown",
+    "reconcile",
+]

@@ -1,0 +1,70 @@
+"""What ``dial_many`` asks of a ledger: the file journal and the Redis ledger both answer it.
+
+A ledger keeps, per request (named by its digest), whether it was placed, may have been placed,
+or is free to dial, and it makes the claim before a placement durable and exclusive:
+
+* ``admit(digest)``: ``Verdict.NEW`` (dial it), ``Verdict.REPEAT`` (this run saw it), or an
+  earlier verdict: the sid of the call placed, or ``""`` for "may have been placed". May be a
+  coroutine (a shared ledger looks it up).
+* ``submit(record)``: make a record durable; the future is done once it is. Records are the
+  journal's (``attempt``, ``placed``, ``failed``, ``unknown``, ``not_attempted``, ``final``).
+  The ``attempt`` record is the claim: on a shared ledger another process may hold it already,
+  and the future then fails with :class:`ClaimLostError` carrying that holder's verdict; the
+  request must not be sent.
+* ``write(record)``, ``flush()``, ``close()`` (may be a coroutine).
+* ``unknowns()`` and ``resolve(...)``: what reconciliation reads and writes
+  (:mod:`talkstack_async.campaigns._reconcile`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Mapping
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+
+from talkstack_async._errors import TalkstackError
+from talkstack_async._journal import Verdict
+
+__all__ = ["ClaimLostError", "Ledger", "Unknown", "Verdict"]
+
+
+class ClaimLostError(TalkstackError):
+    """Another process claimed the request first (a shared ledger): do not send it.
+
+    ``verdict`` is what that process's claim says: a sid, or "" (may have been placed)."""
+
+    def __init__(self, verdict: str) -> None:
+        super().__init__("another process of the campaign claimed this request first")
+        self.verdict = verdict
+
+
+@attrs.frozen
+class Unknown:
+    """A request that may have been placed: claimed, and no result recorded since."""
+
+    key: str  # the digest, hex
+    number: str = attrs.field(repr=False)  # personal data: not in reprs
+    attempted_at: datetime
+    state: str  # "attempt" (no result ever written: a crash) or "unknown" (the answer was lost)
+
+
+@runtime_checkable
+class Ledger(Protocol):
+    """See the module docstring."""
+
+    def admit(self, digest: bytes) -> Verdict | str | Awaitable[Verdict | str]: ...
+
+    def submit(self, record: Mapping[str, Any]) -> asyncio.Future[None]: ...
+
+    async def write(self, record: Mapping[str, Any]) -> None: ...
+
+    async def flush(self) -> None: ...
+
+    def close(self) -> Awaitable[None] | None: ...
+
+    def unknowns(self) -> AsyncIterator[Unknown]: ...
+
+    async def resolve(self, key: str, *, sid: str | None, note: str) -> None: ...

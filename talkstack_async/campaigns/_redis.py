@@ -1,0 +1,318 @@
+"""A campaign ledger on Redis: any number of processes, on any machines, run one campaign.
+
+``pip install 'talkstack[redis]'`` (redis-py's asyncio client). Keys, all under
+``talkstack:{<campaign>}:`` (the braces keep them in one Redis Cluster slot, so each script
+sees all of them):
+
+* ``state`` (hash): digest -> the request's claim, JSON: ``{"s": "attempt" | "unknown" |
+  "placed", "r": run, "n": number, "t": ms, "sid": ...}``. A request absent here is free to dial.
+* ``failed`` (hash): digest -> why it was certainly not placed (a re-run dials it again).
+* ``final`` (hash): digest -> how the call ended (``wait_until_finished``).
+* ``meta`` (hash): when the campaign began, its settings.
+
+The claim is one script run by the server (atomic): it writes the claim only when the request
+is free, else returns the holder's claim, so of any number of processes exactly one wins, and
+that one sends. A process killed after its claim leaves ``attempt`` ("may have been placed"):
+never dialled again automatically, only after reconciliation finds it was not placed.
+
+Durability: a claim must survive a Redis crash, or a restarted server forgets it and a re-run
+dials again. That needs ``appendonly yes`` with ``appendfsync always`` (Redis answers a write
+only once it is fsynced); ``everysec`` can lose the last second of claims. ``open`` checks the
+server's settings and warns (:class:`LedgerDurabilityWarning`) when they are weaker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import time
+import warnings
+from collections.abc import AsyncIterator, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from talkstack_async._errors import ValidationError
+from talkstack_async._journal import Verdict
+from talkstack_async._journal_index import DigestIndex
+from talkstack_async.campaigns._ledger import ClaimLostError, Unknown
+
+__all__ = ["LedgerDurabilityWarning", "RedisLedger", "campaign_prefix"]
+
+try:
+    import redis.asyncio as aioredis
+except ImportError:  # pragma: no cover - the optional extra
+    aioredis = None  # type: ignore[assignment]
+
+
+_MAX_CONNECTIONS = 32  # per process: each command holds one only while it runs
+
+
+class LedgerDurabilityWarning(UserWarning):
+    """The Redis server may lose recent claims in a crash (see the module docstring)."""
+
+
+# KEYS: state, failed. ARGV: digest, claim JSON, run. Returns nil when this run holds the
+# claim (a re-sent claim of its own included), else the holder's claim.
+_CLAIM = """
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if current then
+  local ok, held = pcall(cjson.decode, current)
+  if ok and held['s'] == 'attempt' and held['r'] == ARGV[3] then return nil end
+  return current
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return nil
+"""
+
+# KEYS: state, failed. ARGV: digest, event, run, sid, error, ms. Applies a result to the claim.
+_RESULT = """
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+local held = nil
+if current then held = cjson.decode(current) end
+local event = ARGV[2]
+if event == 'placed' then
+  if not held then held = {} end
+  held['s'] = 'placed'; held['sid'] = ARGV[4]; held['n'] = nil
+  redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(held))
+  redis.call('HDEL', KEYS[2], ARGV[1])
+elseif event == 'unknown' then
+  if held and held['s'] == 'attempt' then
+    held['s'] = 'unknown'; held['e'] = ARGV[5]
+    redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(held))
+  end
+elseif event == 'failed' then
+  if held and (held['r'] == ARGV[3] or ARGV[3] == '') and held['s'] ~= 'placed' then
+    redis.call('HDEL', KEYS[1], ARGV[1])
+    redis.call('HSET', KEYS[2], ARGV[1], ARGV[5])
+  elseif not held then
+    redis.call('HSET', KEYS[2], ARGV[1], ARGV[5])
+  end
+elseif event == 'not_attempted' then
+  if held and held['r'] == ARGV[3] and held['s'] == 'attempt' then
+    redis.call('HDEL', KEYS[1], ARGV[1])
+  end
+end
+return 1
+"""
+
+
+def campaign_prefix(campaign: str) -> str:
+    """The key prefix of ``campaign`` (a name of letters, digits, ``-_.:``)."""
+    if (
+        not isinstance(campaign, str)
+        or not campaign
+        or len(campaign) > 200
+        or not all(c.isalnum() or c in "-_.:" for c in campaign)
+    ):
+        raise ValidationError(
+            "campaign", f"must be a name of letters, digits and -_.: (1-200), not {campaign!r}"
+        )
+    return f"talkstack:{{{campaign}}}:"
+
+
+class RedisLedger:
+    """One campaign's ledger on a Redis server (``await RedisLedger.open(url, campaign)``).
+
+    Args (of ``open``):
+        url: ``redis://[:password@]host:port/db`` (``rediss://`` for TLS).
+        campaign: The campaign's name: every process given the same name shares its ledger.
+        expire_after: Seconds after the last write at which Redis drops the campaign's keys
+            (None: kept until deleted).
+    """
+
+    def __init__(self, client: Any, campaign: str, expire_after: float | None) -> None:
+        self._redis = client
+        self.campaign = campaign
+        self._prefix = campaign_prefix(campaign)
+        self._keys = {name: self._prefix + name for name in ("state", "failed", "final", "meta")}
+        self._expire = None if expire_after is None else int(expire_after)
+        self._claim = client.register_script(_CLAIM)
+        self._result = client.register_script(_RESULT)
+        self._seen = DigestIndex()
+        self._pending: set[asyncio.Future[None]] = set()
+        self._closed = False
+        self.run_id = secrets.token_hex(6)
+
+    @classmethod
+    async def open(
+        cls,
+        url: str,
+        campaign: str,
+        *,
+        expire_after: float | None = None,
+        check_durability: bool = True,
+    ) -> RedisLedger:
+        if aioredis is None:
+            raise ValidationError(
+                "ledger", "a Redis ledger needs redis-py: pip install 'talkstack[redis]'"
+            )
+        if expire_after is not None and (
+            isinstance(expire_after, bool)
+            or not isinstance(expire_after, (int, float))
+            or expire_after < 1
+        ):
+            raise ValidationError("expire_after", f"must be seconds >= 1, not {expire_after!r}")
+        campaign_prefix(campaign)
+        # Blocking: many placements at once wait for a connection instead of failing.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=_MAX_CONNECTIONS, timeout=30, decode_responses=True
+        )
+        client = aioredis.Redis.from_pool(pool)  # the client owns (and closes) the pool
+        ledger = cls(client, campaign, expire_after)
+        try:
+            await client.ping()
+            if check_durability:
+                await ledger._check_durability()
+            await client.hsetnx(ledger._keys["meta"], "created", _iso(time.time()))
+        except BaseException:
+            await client.aclose()
+            raise
+        return ledger
+
+    async def _check_durability(self) -> None:
+        try:
+            settings = await self._redis.config_get("append*")
+        except Exception:  # CONFIG disabled (managed Redis): say so once
+            warnings.warn(
+                "could not read the Redis server's persistence settings (CONFIG GET is not "
+                "allowed); claims are durable only with appendonly yes and appendfsync always",
+                LedgerDurabilityWarning,
+                stacklevel=3,
+            )
+            return
+        if settings.get("appendonly") != "yes" or settings.get("appendfsync") != "always":
+            warnings.warn(
+                f"the Redis server has appendonly {settings.get('appendonly')!r}, appendfsync "
+                f"{settings.get('appendfsync')!r}: a crash of the server may forget recent "
+                "claims and a re-run would dial them again; configure appendonly yes and "
+                "appendfsync always for the full promise",
+                LedgerDurabilityWarning,
+                stacklevel=3,
+            )
+
+    # -- the dialer's side -------------------------------------------------------------------
+
+    async def admit(self, digest: bytes) -> Verdict | str:
+        if digest in self._seen:
+            return Verdict.REPEAT
+        self._seen.set(digest, 0)
+        current = await self._redis.hget(self._keys["state"], digest.hex())
+        if current is None:
+            return Verdict.NEW
+        return _verdict(current)
+
+    def submit(self, record: Mapping[str, Any]) -> asyncio.Future[None]:
+        future = asyncio.ensure_future(self._apply(record))
+        self._pending.add(future)
+        future.add_done_callback(_retrieved)
+        future.add_done_callback(self._pending.discard)
+        return future
+
+    async def write(self, record: Mapping[str, Any]) -> None:
+        await self.submit(record)
+
+    async def _apply(self, record: Mapping[str, Any]) -> None:
+        event, key = record.get("event"), str(record.get("key"))
+        state, failed = self._keys["state"], self._keys["failed"]
+        if event == "attempt":
+            claim = json.dumps(
+                {
+                    "s": "attempt",
+                    "r": self.run_id,
+                    "n": record.get("number"),
+                    "t": int(time.time() * 1000),
+                },
+                separators=(",", ":"),
+            )
+            held = await self._claim(keys=[state, failed], args=[key, claim, self.run_id])
+            if held is not None:
+                raise ClaimLostError(_verdict(held))
+        elif event == "final":
+            await self._redis.hset(self._keys["final"], key, str(record.get("status")))
+        else:
+            await self._result(
+                keys=[state, failed],
+                args=[
+                    key,
+                    str(event),
+                    str(record.get("run", self.run_id)),
+                    str(record.get("sid") or ""),
+                    str(record.get("error") or ""),
+                    int(time.time() * 1000),
+                ],
+            )
+        if self._expire is not None:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for name in self._keys.values():
+                    pipe.expire(name, self._expire)
+                await pipe.execute()
+
+    async def flush(self) -> None:
+        while self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self.flush()
+        finally:
+            await self._redis.aclose()
+
+    # -- reconciliation and status -------------------------------------------------------------
+
+    async def unknowns(self) -> AsyncIterator[Unknown]:
+        async for key, value in self._redis.hscan_iter(self._keys["state"], count=1000):
+            held = json.loads(value)
+            if held.get("s") in ("attempt", "unknown"):
+                at = datetime.fromtimestamp(int(held.get("t", 0)) / 1000, timezone.utc)
+                yield Unknown(key, str(held.get("n") or ""), at, str(held["s"]))
+
+    async def resolve(self, key: str, *, sid: str | None, note: str) -> None:
+        if sid is not None:
+            record = {"event": "placed", "key": key, "sid": sid, "run": ""}
+        else:
+            record = {"event": "failed", "key": key, "error": note, "run": ""}
+        await self.write(record)
+
+    async def counts(self) -> dict[str, int]:
+        """How many requests are placed, may have been placed (in flight or unknown), and
+        certainly not placed; and how many calls ended how."""
+        totals = {"placed": 0, "attempt": 0, "unknown": 0}
+        async for _, value in self._redis.hscan_iter(self._keys["state"], count=1000):
+            state = json.loads(value).get("s")
+            totals[state] = totals.get(state, 0) + 1
+        totals["failed"] = int(await self._redis.hlen(self._keys["failed"]))
+        totals["finished"] = int(await self._redis.hlen(self._keys["final"]))
+        return totals
+
+    async def meta(self) -> dict[str, str]:
+        return dict(await self._redis.hgetall(self._keys["meta"]))
+
+    async def set_meta(self, **values: object) -> None:
+        await self._redis.hset(self._keys["meta"], mapping={k: str(v) for k, v in values.items()})
+
+
+def _verdict(held: str) -> str:
+    """A claim as ``admit`` says it: the sid of a placed call, or "" (may have been placed)."""
+    try:
+        value = json.loads(held)
+    except ValueError:
+        return ""
+    if value.get("s") == "placed" and value.get("sid"):
+        return str(value["sid"])
+    return ""
+
+
+def _retrieved(future: asyncio.Future[None]) -> None:
+    # The dialer reads every receipt it needs; one it abandoned (a cancelled run) must not
+    # log "exception was never retrieved".
+    if not future.cancelled():
+        future.exception()
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,92 @@
+"""``talkstack calls reconcile`` and ``talkstack campaigns status``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from datetime import timedelta
+from typing import Any
+
+from talkstack_async import ValidationError
+from talkstack_async._journal import DialJournal
+from talkstack_async.campaigns import ReconcileResult, RedisLedger, reconcile
+from talkstack_async.campaigns._ledger import Ledger
+from talkstack_sync.cli._credentials import open_client
+
+__all__ = ["reconcile_command", "status_command"]
+
+
+async def _open(args: argparse.Namespace) -> Ledger:
+    if args.ledger:
+        if not args.campaign:
+            raise ValidationError("campaign", "--ledger needs --campaign NAME")
+        return await RedisLedger.open(args.ledger, args.campaign)
+    if args.journal:
+        return await DialJournal.open(args.journal)
+    raise ValidationError("journal", "give --journal FILE or --ledger URL --campaign NAME")
+
+
+def reconcile_command(args: argparse.Namespace) -> int:
+    """Look each "may have been placed" request up in the call history and record it."""
+
+    async def run(client: Any) -> ReconcileResult:
+        ledger = await _open(args)
+        try:
+            return await reconcile(
+                client,
+                ledger,
+                project_id=args.project,
+                from_number=args.from_number,
+                grace=timedelta(minutes=args.grace_minutes),
+            )
+        finally:
+            closing = ledger.close()
+            if closing is not None:
+                await closing
+
+    with open_client(args) as client:
+        result: ReconcileResult = client._portal.call(run, client._async)
+    print(
+        f"{len(result.items):,} unknown: {result.placed:,} placed (found in the call history), "
+        f"{result.not_placed:,} not placed (a re-run dials them), {result.pending:,} too recent "
+        f"to tell (run reconcile again after {args.grace_minutes:g} minutes)"
+    )
+    return 0
+
+
+def status_command(args: argparse.Namespace) -> int:
+    """Counts of a Redis campaign, readable from any machine while it runs."""
+
+    async def run() -> dict[str, Any]:
+        from talkstack_async.campaigns._pacing import RedisPacing
+
+        ledger = await RedisLedger.open(args.ledger, args.campaign, check_durability=False)
+        try:
+            counts = await ledger.counts()
+            meta = await ledger.meta()
+            pacing = RedisPacing(ledger._redis, ledger._prefix, rate=None, concurrency=1)
+            counts["in_flight"] = await pacing.in_flight()
+            return {"campaign": args.campaign, **counts, "settings": meta}
+        finally:
+            await ledger.close()
+
+    status = asyncio.run(run())
+    if args.format == "json":
+        json.dump(status, sys.stdout)
+        sys.stdout.write("\n")
+        return 0
+    unknown = status["attempt"] + status["unknown"]
+    print(
+        f"campaign {args.campaign}: {status['placed']:,} placed, {unknown:,} may have been placed "
+        f"({status['in_flight']:,} in flight now), {status['failed']:,} not placed, "
+        f"{status['finished']:,} calls ended"
+    )
+    settings = status["settings"]
+    if settings.get("rate") or settings.get("concurrency"):
+        rate = settings.get("rate") or "unlimited"
+        print(f"  rate {rate}/s, concurrency {settings.get('concurrency')}")
+    if unknown > status["in_flight"]:
+        print("  run 'talkstack calls reconcile' to settle those that may have been placed")
+    return 0

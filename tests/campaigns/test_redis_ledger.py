@@ -1,0 +1,190 @@
+"""The Redis ledger on a real redis-server: exclusive claims, results, durability checks,
+namespacing, and ``dial_many`` runs sharing one campaign (over real sockets, the emulator)."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import hashlib
+import warnings
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+
+from talkstack_async import (
+    AsyncTalkstack,
+    DialStatus,
+    Hooks,
+    RequestEvent,
+    ResponseEvent,
+    ValidationError,
+)
+from talkstack_async._journal import Verdict
+from talkstack_async.campaigns import ClaimLostError, LedgerDurabilityWarning, RedisLedger
+from talkstack_async.testing import Fault, TalkstackEmulator
+
+
+def _digest(i: int) -> bytes:
+    return hashlib.blake2b(str(i).encode(), digest_size=16).digest()
+
+
+def _attempt(i: int) -> dict[str, Any]:
+    return {"event": "attempt", "key": _digest(i).hex(), "index": i, "number": f"+1415555{i:04d}"}
+
+
+async def test_of_many_claimants_exactly_one_wins_each_request(redis_url: str) -> None:
+    ledgers = [await RedisLedger.open(redis_url, "race") for _ in range(4)]
+    try:
+        wins: collections.Counter[int] = collections.Counter()
+        lost: list[str] = []
+
+        async def claim(ledger: RedisLedger, i: int) -> None:
+            try:
+                await ledger.submit(_attempt(i))
+            except ClaimLostError as error:
+                lost.append(error.verdict)
+            else:
+                wins[i] += 1
+
+        await asyncio.gather(*(claim(ledger, i) for i in range(300) for ledger in ledgers))
+        assert sorted(wins) == list(range(300))
+        assert set(wins.values()) == {1}
+        assert lost == [""] * 900  # each loser sees the winner's claim: may have been placed
+        counts = await ledgers[0].counts()
+        assert counts["attempt"] == 300
+    finally:
+        for ledger in ledgers:
+            await ledger.close()
+
+
+async def test_results_decide_what_a_later_run_does(redis_url: str) -> None:
+    first = await RedisLedger.open(redis_url, "results")
+    for i in range(5):
+        await first.submit(_attempt(i))
+    key = [_digest(i).hex() for i in range(5)]
+    await first.write({"event": "placed", "key": key[0], "sid": "CA0"})
+    await first.write({"event": "failed", "key": key[1], "error": "HTTP 400"})
+    await first.write({"event": "unknown", "key": key[2], "error": "timed out"})
+    await first.write({"event": "not_attempted", "key": key[3]})  # withdrawn: not sent
+    await first.submit(_attempt(4))  # a claim re-sent by its own run is still its own
+    await first.close()
+
+    later = await RedisLedger.open(redis_url, "results")
+    try:
+        verdicts = [await later.admit(_digest(i)) for i in range(6)]
+        assert verdicts == ["CA0", Verdict.NEW, "", Verdict.NEW, "", Verdict.NEW]
+        assert await later.admit(_digest(5)) is Verdict.REPEAT
+        # Another run's withdrawal cannot free a claim it does not hold.
+        await later.write({"event": "not_attempted", "key": key[4], "run": "someone-else"})
+        assert (await later.counts())["attempt"] == 1
+        unknown = sorted(u.key for u in [u async for u in later.unknowns()])
+        assert unknown == sorted([key[2], key[4]])
+        counts = await later.counts()
+        assert (counts["placed"], counts["unknown"], counts["failed"]) == (1, 1, 1)
+    finally:
+        await later.close()
+
+
+async def test_opening_warns_when_redis_may_lose_claims(redis_url: str) -> None:
+    admin = aioredis.Redis.from_url(redis_url)
+    try:
+        await admin.config_set("appendfsync", "everysec")
+        with pytest.warns(LedgerDurabilityWarning, match="appendfsync 'everysec'"):
+            ledger = await RedisLedger.open(redis_url, "weak")
+        await ledger.close()
+    finally:
+        await admin.config_set("appendfsync", "always")
+        await admin.aclose()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ledger = await RedisLedger.open(redis_url, "strong")  # no warning
+        await ledger.close()
+
+
+async def test_keys_are_namespaced_per_campaign_and_may_expire(redis_url: str) -> None:
+    one = await RedisLedger.open(redis_url, "spring", expire_after=120)
+    two = await RedisLedger.open(redis_url, "autumn")
+    admin = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        await one.submit(_attempt(1))
+        assert await two.admit(_digest(1)) is Verdict.NEW  # another campaign's claim
+        keys = sorted(await admin.keys("*"))
+        assert "talkstack:{spring}:state" in keys
+        assert all(k.startswith(("talkstack:{spring}:", "talkstack:{autumn}:")) for k in keys)
+        assert 0 < await admin.ttl("talkstack:{spring}:state") <= 120
+        assert await admin.ttl("talkstack:{autumn}:meta") == -1
+    finally:
+        await one.close()
+        await two.close()
+        await admin.aclose()
+    for bad in ("", "a b", "x" * 201, "a{b}"):
+        with pytest.raises(ValidationError, match="campaign"):
+            await RedisLedger.open(redis_url, bad)
+
+
+class InFlight(Hooks):
+    """Counts make-call requests in flight across every client it is given to."""
+
+    def __init__(self) -> None:
+        self.now = self.most = 0
+
+    def on_request(self, event: RequestEvent) -> None:
+        if event.operation == "calls.make":
+            self.now += 1
+            self.most = max(self.most, self.now)
+
+    def on_response(self, event: ResponseEvent) -> None:
+        if event.operation == "calls.make":
+            self.now -= 1
+
+
+@pytest.mark.talkstack_emulator(status_interval=600)
+async def test_two_runs_of_one_campaign_dial_each_number_once_within_its_limits(
+    redis_url: str, talkstack_server: TalkstackEmulator
+) -> None:
+    seed = talkstack_server.seed()
+    talkstack_server.faults.inject(Fault.latency(0.02), on="calls.make")
+    numbers = [f"+1415{7_000_000 + i:07d}" for i in range(240)]
+    hooks = InFlight()
+
+    async def run() -> list[Any]:
+        async with AsyncTalkstack(
+            api_key=seed.account.api_key, **talkstack_server.client_options(), hooks=[hooks]
+        ) as client:
+            return [
+                outcome
+                async for outcome in client.calls.dial_many(
+                    numbers,
+                    project_id=seed.project_id,
+                    agent_id=seed.agent_id,
+                    concurrency=4,
+                    rate=60,
+                    ledger=redis_url,
+                    campaign="shared",
+                )
+            ]
+
+    first, second = await asyncio.wait_for(asyncio.gather(run(), run()), timeout=60)
+    made = collections.Counter(talkstack_server.placed_numbers())
+    assert set(made) == set(numbers)
+    assert set(made.values()) == {1}, "a number was dialled twice"
+    for outcomes in (first, second):
+        assert len(outcomes) == len(numbers)  # every input of each run has its outcome
+    placed = collections.Counter(o.number for o in first + second if o.status is DialStatus.PLACED)
+    assert placed == collections.Counter(numbers)  # placed by exactly one of the two
+    skipped = [o for o in first + second if o.status is DialStatus.SKIPPED]
+    assert len(skipped) == len(numbers)
+    assert hooks.most <= 4, f"{hooks.most} placements in flight at once (campaign limit 4)"
+    assert talkstack_server.requests.max_in_flight("calls.make") <= 4
+    _check_rate(talkstack_server, 60)
+
+
+def _check_rate(server: TalkstackEmulator, rate: float) -> None:
+    """In no one-second window more than ``rate`` placements (+10 %) reached the server."""
+    times = sorted(r.received_at for r in server.requests.of("calls.make"))
+    start = 0
+    for end, at in enumerate(times):
+        while times[start] <= at - 1.0:
+            start += 1
+        assert end - start + 1 <= rate * 1.1, f"{end - start + 1} placements within one second"
