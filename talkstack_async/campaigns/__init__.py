@@ -10,8 +10,10 @@ as "may have been placed" by looking it up in the call history.
 from talkstack_async.campaigns._ledger import ClaimLostError, Ledger, Unknown
 from talkstack_async.campaigns._reconcile import Reconciled, ReconcileResult, reconcile
 from talkstack_async.campaigns._redis import LedgerDurabilityWarning, RedisLedger
+from talkstack_async.campaigns._status import CampaignStatus, campaign_status
 
 __all__ = [
+    "CampaignStatus",
     "ClaimLostError",
     "Ledger",
     "LedgerDurabilityWarning",
@@ -19,5 +21,6 @@ __all__ = [
     "Reconciled",
     "RedisLedger",
     "Unknown",
+    "campaign_status",
     "reconcile",
 ]

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from datetime import timedelta
 from typing import Any
 
+import anyio
+
 from talkstack_async import ValidationError
 from talkstack_async._journal import DialJournal
 from talkstack_async.campaigns import ReconcileResult, RedisLedger, reconcile
 from talkstack_async.campaigns._ledger import Ledger
+from talkstack_async.campaigns._status import campaign_status
 from talkstack_sync.cli._credentials import open_client
 
 __all__ = ["reconcile_command", "status_command"]
@@ -58,35 +60,20 @@ def reconcile_command(args: argparse.Namespace) -> int:
 
 def status_command(args: argparse.Namespace) -> int:
     """Counts of a Redis campaign, readable from any machine while it runs."""
-
-    async def run() -> dict[str, Any]:
-        from talkstack_async.campaigns._pacing import RedisPacing
-
-        ledger = await RedisLedger.open(args.ledger, args.campaign, check_durability=False)
-        try:
-            counts = await ledger.counts()
-            meta = await ledger.meta()
-            pacing = RedisPacing(ledger._redis, ledger._prefix, rate=None, concurrency=1)
-            counts["in_flight"] = await pacing.in_flight()
-            return {"campaign": args.campaign, **counts, "settings": meta}
-        finally:
-            await ledger.close()
-
-    status = asyncio.run(run())
+    status = anyio.run(campaign_status, args.ledger, args.campaign)
     if args.format == "json":
-        json.dump(status, sys.stdout)
+        json.dump(status.to_dict(), sys.stdout)
         sys.stdout.write("\n")
         return 0
-    unknown = status["attempt"] + status["unknown"]
     print(
-        f"campaign {args.campaign}: {status['placed']:,} placed, {unknown:,} may have been placed "
-        f"({status['in_flight']:,} in flight now), {status['failed']:,} not placed, "
-        f"{status['finished']:,} calls ended"
+        f"campaign {status.campaign}: {status.placed:,} placed, {status.in_flight:,} in flight, "
+        f"{status.may_have_been_placed:,} may have been placed, {status.not_placed:,} not "
+        f"placed, {status.calls_ended:,} calls ended"
     )
-    settings = status["settings"]
+    settings = status.settings
     if settings.get("rate") or settings.get("concurrency"):
         rate = settings.get("rate") or "unlimited"
         print(f"  rate {rate}/s, concurrency {settings.get('concurrency')}")
-    if unknown > status["in_flight"]:
+    if status.may_have_been_placed:
         print("  run 'talkstack calls reconcile' to settle those that may have been placed")
     return 0

@@ -188,3 +188,48 @@ def _check_rate(server: TalkstackEmulator, rate: float) -> None:
         while times[start] <= at - 1.0:
             start += 1
         assert end - start + 1 <= rate * 1.1, f"{end - start + 1} placements within one second"
+
+
+async def test_a_dead_processes_concurrency_slot_comes_back_when_its_lease_expires(
+    redis_url: str,
+) -> None:
+    from talkstack_async.campaigns._pacing import RedisPacing
+
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        dead = RedisPacing(client, "talkstack:{leases}:", rate=None, concurrency=1, lease_seconds=1)
+        alive = RedisPacing(
+            client, "talkstack:{leases}:", rate=None, concurrency=1, lease_seconds=1
+        )
+        held = dead.slot()
+        await held.__aenter__()  # the process then dies: no release, no renewal
+        await dead.close()
+        started = asyncio.get_running_loop().time()
+        async with alive.slot():
+            waited = asyncio.get_running_loop().time() - started
+            assert await alive.in_flight() == 1
+        assert 0.5 <= waited <= 3.0, f"waited {waited:.2f} s for the expired lease"
+        async with alive.slot():  # released: at once
+            pass
+        await alive.close()
+        await held.__aexit__(None, None, None)  # tidy up the "dead" one's generator
+    finally:
+        await client.aclose()
+
+
+async def test_a_live_processes_lease_is_renewed_past_its_lifetime(redis_url: str) -> None:
+    from talkstack_async.campaigns._pacing import RedisPacing
+
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        one = RedisPacing(client, "talkstack:{renew}:", rate=None, concurrency=1, lease_seconds=1)
+        two = RedisPacing(client, "talkstack:{renew}:", rate=None, concurrency=1, lease_seconds=1)
+        async with one.slot():
+            await asyncio.sleep(2.5)  # 2.5 lifetimes, renewed all along
+            assert await one.in_flight() == 1
+            taken = await two._take(keys=[two._leases_key], args=[1, "intruder", 1000])
+            assert not taken, "a live lease expired"
+        await one.close()
+        await two.close()
+    finally:
+        await client.aclose()
