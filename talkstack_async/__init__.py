@@ -59,6 +59,8 @@ from talkstack_async._webhooks import (
     parse_call_status_event,
     unwrap_call_status_event,
 )
+from talkstack_async.campaigns._adaptive import DEFAULT_RATE_LIMIT_POLICY, RateLimitPolicy
+from talkstack_async.campaigns._windows import WEEKDAYS, CallingWindow, Clock, SystemClock
 from talkstack_async.models import (
     ActiveProjectUpdate,
     Agent,
@@ -91,8 +93,10 @@ from talkstack_async.models import (
 )
 
 __all__ = [
+    "DEFAULT_RATE_LIMIT_POLICY",
     "DEFAULT_TIMEOUTS",
     "NOT_GIVEN",
+    "WEEKDAYS",
     "APIConnectionError",
     "APIError",
     "APIResponse",
@@ -117,7 +121,9 @@ __all__ = [
     "CallStatus",
     "CallStatusEvent",
     "CallWaitTimeoutError",
+    "CallingWindow",
     "ClientClosedError",
+    "Clock",
     "ConflictError",
     "DialInterruptedError",
     "DialOutcome",
@@ -144,6 +150,7 @@ __all__ = [
     "Project",
     "QuestionType",
     "RateLimitError",
+    "RateLimitPolicy",
     "RequestEvent",
     "RequestOptions",
     "ResponseEvent",
@@ -152,6 +159,7 @@ __all__ = [
     "SessionFactory",
     "SignupResult",
     "SignupStatus",
+    "SystemClock",
     "TalkstackError",
     "Timeouts",
     "TokenCallback",

@@ -10,6 +10,7 @@ import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from talkstack_async._errors import ValidationError
 from talkstack_async._validation import check_dynamic_variables, check_id, check_phone_number
@@ -24,6 +25,7 @@ _MAPPING_NAMES = {
     "agent_id": ("agent_id", "agentId"),
     "dynamic_variables": ("dynamic_variables", "dynamicVariables"),
     "key": ("key",),
+    "timezone": ("timezone",),
 }
 _KNOWN_NAMES = frozenset(name for names in _MAPPING_NAMES.values() for name in names)
 
@@ -39,6 +41,7 @@ def check_call_request(
             "agent_id": item.agent_id,
             "dynamic_variables": item.dynamic_variables,
             "key": item.key,
+            "timezone": item.timezone,
         }
     elif isinstance(item, str):
         fields = {"number": item, "project_id": None, "agent_id": None}
@@ -64,7 +67,21 @@ def check_call_request(
         agent_id=_required_id(f"{where}.agent_id", fields["agent_id"] or agent_id),
         dynamic_variables=check_dynamic_variables(f"{where}.dynamic_variables", variables) or {},
         key=None if key is None else check_id(f"{where}.key", key),
+        timezone=_timezone(f"{where}.timezone", fields.get("timezone")),
     )
+
+
+def _timezone(argument: str, value: object) -> str | None:
+    """An IANA zone name (checked against this system's tz database), or None."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(argument, f"must be an IANA time zone name, not {value!r}")
+    try:
+        ZoneInfo(value.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(argument, f"{value!r} is not an IANA time zone") from None
+    return value.strip()
 
 
 def _required_id(argument: str, value: object) -> str:

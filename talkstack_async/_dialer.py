@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import inspect
 import os
 import re
@@ -39,6 +40,7 @@ from collections.abc import (
     Iterator,
 )
 from contextlib import AbstractAsyncContextManager
+from datetime import datetime
 from typing import Any
 
 import anyio
@@ -62,9 +64,16 @@ from talkstack_async._errors import (
 )
 from talkstack_async._journal import DialJournal, JournalWriteError, Verdict
 from talkstack_async._journal_index import DigestIndex
+from talkstack_async.campaigns._adaptive import (
+    DEFAULT_RATE_LIMIT_POLICY,
+    AdaptiveRate,
+    RateLimitPolicy,
+    is_rate_refusal,
+)
 from talkstack_async.campaigns._ledger import ClaimLostError, Ledger
 from talkstack_async.campaigns._open import check_ledger_options, open_ledger
 from talkstack_async.campaigns._pacing import RedisPacing
+from talkstack_async.campaigns._windows import CallingWindow, Clock, SystemClock, zones_for
 from talkstack_async.models.call import Call, PlacedCall
 from talkstack_async.models.dial import CallRequest, DialOutcome, DialProgress, DialStatus
 
@@ -89,6 +98,9 @@ class DialSettings:
     progress: ProgressCallback | None
     ledger: str | Ledger | None = None
     campaign: str | None = None
+    on_rate_limit: RateLimitPolicy | None = DEFAULT_RATE_LIMIT_POLICY
+    window: CallingWindow | None = None
+    clock: Clock | None = None
 
     def check(self) -> None:
         concurrency = self.concurrency
@@ -109,6 +121,12 @@ class DialSettings:
         if self.progress is not None and not callable(self.progress):
             raise ValidationError("progress", "must be callable")
         check_ledger_options(self.ledger, self.campaign, self.journal)
+        if self.on_rate_limit is not None and not isinstance(self.on_rate_limit, RateLimitPolicy):
+            raise ValidationError("on_rate_limit", "must be a RateLimitPolicy or None")
+        if self.window is not None and not isinstance(self.window, CallingWindow):
+            raise ValidationError("window", "must be a CallingWindow or None")
+        if self.clock is not None and not callable(getattr(self.clock, "now", None)):
+            raise ValidationError("clock", "must have now() and async sleep(seconds)")
 
 
 async def dial(
@@ -137,7 +155,10 @@ async def dial(
         journal = await DialJournal.open(settings.journal)
     else:
         journal = None
-    run = _Run(settings, journal, place, watch, pacing)
+    adaptive = None
+    if pacing is not None and settings.on_rate_limit is not None:
+        adaptive = pacing.adaptive(settings.on_rate_limit)
+    run = _Run(settings, journal, place, watch, pacing, adaptive)
     source = _async_iter(requests)
     feeder = asyncio.create_task(run.feed(source), name="talkstack-dial-feeder")
     try:
@@ -175,6 +196,7 @@ class _Run:
         place: Placer,
         watch: Watcher | None,
         pacing: RedisPacing | None = None,
+        adaptive: AdaptiveRate | None = None,
     ) -> None:
         self.settings = settings
         self.pacing = pacing
@@ -195,10 +217,23 @@ class _Run:
         self.stopping = False
         self.waiting: tuple[int, Any, CallRequest] | None = None
         self.unstarted: dict[int, tuple[Any, CallRequest, bytes]] = {}
-        self.pacer = _Pacer(settings.rate) if settings.rate else None
+        policy = settings.on_rate_limit
+        self.adaptive = adaptive or (
+            AdaptiveRate(settings.rate, policy) if policy is not None else None
+        )
+        self.pacer = (
+            _Pacer(self.adaptive, settings.rate)
+            if self.adaptive is not None or settings.rate
+            else None
+        )
         self.read = 0
         self.in_flight = 0
         self.totals = dict.fromkeys(DialStatus, 0)
+        self.clock: Clock = settings.clock or SystemClock()
+        # Inputs waiting for their calling window: (opens, index, item, request, digest).
+        self.scheduled: list[tuple[datetime, int, Any, CallRequest, bytes]] = []
+        self.scheduler: asyncio.Task[None] | None = None
+        self.wake = asyncio.Event()
 
     # -- reading the input ---------------------------------------------------------------
 
@@ -273,6 +308,12 @@ class _Run:
         if isinstance(verdict, str):  # an earlier run placed it, or may have
             self.emit(_journalled(index, item, request, digest, verdict))
             return
+        if settings.window is not None and not await self._in_window(index, item, request, digest):
+            return
+        await self._start(index, item, request, digest)
+
+    async def _start(self, index: int, item: Any, request: CallRequest, digest: bytes) -> None:
+        """Pace, then start the placement's task."""
         if self.pacer is not None:
             self.waiting = (index, item, request)
             await self.pacer.wait()
@@ -285,6 +326,82 @@ class _Run:
         task = asyncio.create_task(self.place(index, item, request, digest))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+    # -- calling windows -----------------------------------------------------------------
+
+    async def _in_window(self, index: int, item: Any, request: CallRequest, digest: bytes) -> bool:
+        """True to dial now; else the input failed (no window at all) or waits for its window
+        (its slot given back, a ``scheduled`` record in the journal)."""
+        window = self.settings.window
+        assert window is not None
+        try:
+            zones = zones_for(request.number, request.timezone)
+        except ValidationError as exc:
+            self.emit(_outcome(index, item, DialStatus.FAILED, "no calling window; not sent",
+                               request, digest, error=exc))  # fmt: skip
+            return False
+        now = self.clock.now()
+        opens = window.next_open(now, zones)
+        if opens is None:
+            error = ValidationError(
+                "timezone",
+                "no moment in the coming week is inside the calling window in all of this "
+                f"number's {len(zones)} time zones: give the input its timezone",
+            )
+            detail = "no calling window; not sent"
+            self.emit(
+                _outcome(index, item, DialStatus.FAILED, detail, request, digest, error=error)
+            )
+            return False
+        if opens <= now:
+            return True
+        if self.journal is not None:
+            record = {"event": "scheduled", "key": digest.hex(), "at": opens.isoformat()}
+            await asyncio.shield(self.journal.submit(record))
+        heapq.heappush(self.scheduled, (opens, index, item, request, digest))
+        if self.scheduled[0][1] == index:
+            self.wake.set()  # the earliest now: the scheduler's sleep was too long
+        self.slots.release()  # others go on meanwhile; taken again when the window opens
+        if self.scheduler is None or self.scheduler.done():
+            self.scheduler = asyncio.create_task(self._release_when_open())
+            self.tasks.add(self.scheduler)
+            self.scheduler.add_done_callback(self.tasks.discard)
+        return False
+
+    async def _release_when_open(self) -> None:
+        """Start each waiting input when its window opens, earliest first."""
+        while self.scheduled and self.failure is None:
+            opens = self.scheduled[0][0]
+            left = (opens - self.clock.now()).total_seconds()
+            if left > 0:
+                await self._sleep_unless_woken(left)
+                continue
+            _, index, item, request, digest = heapq.heappop(self.scheduled)
+            await self.slots.acquire()
+            if self.failed:  # it failed while this one waited for a slot
+                self._not_attempted_waiting([(opens, index, item, request, digest)], "run failed")
+                break
+            await self._start(index, item, request, digest)
+        if self.failure is not None:
+            self._not_attempted_waiting(self.scheduled, "run failed")
+
+    async def _sleep_unless_woken(self, seconds: float) -> None:
+        """The clock's sleep, cut short when an input that opens earlier is scheduled."""
+        self.wake.clear()
+        sleeper = asyncio.ensure_future(self.clock.sleep(seconds))
+        waker = asyncio.ensure_future(self.wake.wait())
+        try:
+            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            waker.cancel()
+            await asyncio.gather(sleeper, waker, return_exceptions=True)
+
+    def _not_attempted_waiting(self, entries: list[Any], why: str) -> None:
+        for _, index, item, request, digest in sorted(entries, key=lambda e: e[1]):
+            detail = f"{why} while it waited for its calling window"
+            self.emit(_outcome(index, item, DialStatus.NOT_ATTEMPTED, detail, request, digest))
+        entries.clear()
 
     # -- one placement -------------------------------------------------------------------
 
@@ -312,9 +429,11 @@ class _Run:
                         self.emit(_journalled(index, item, request, digest, lost.verdict, True))
                         return
                 if self.pacing is not None:
-                    await self.pacing.wait_for_rate()
+                    await self.pacing.wait_for_rate(await self._rate())
                 sent = True
                 outcome = await self._send(base, request)
+                if self.adaptive is not None:
+                    outcome = await self._follow_the_server(outcome, base, request)
                 if journal is not None:
                     result = journal.submit(_result(key, outcome))
                     await asyncio.shield(result)
@@ -328,6 +447,41 @@ class _Run:
             self.fail(exc)
         self.in_flight -= 1
         self.emit(_as_journalled(outcome or _stopped(base, sent), attempt, result))
+
+    async def _rate(self) -> float | None:
+        return await self.adaptive.rate() if self.adaptive is not None else self.settings.rate
+
+    async def _follow_the_server(
+        self, outcome: DialOutcome, base: DialOutcome, request: CallRequest
+    ) -> DialOutcome:
+        """Send again a placement the server refused for its rate (a certain refusal), after
+        its ``Retry-After``, slowing the campaign down (``campaigns._adaptive``)."""
+        adaptive = self.adaptive
+        assert adaptive is not None
+        policy = adaptive.policy
+        refusals = 0
+        while outcome.status is DialStatus.FAILED and is_rate_refusal(outcome.error):
+            refusals += 1
+            if refusals > policy.max_attempts:
+                detail = f"not placed: refused for the server's rate {refusals} times"
+                return attrs.evolve(outcome, detail=detail)
+            retry_after = getattr(outcome.error, "retry_after", None)
+            delay = policy.delay(refusals, retry_after)
+            await adaptive.refused(delay)
+            adaptive.backing_off += 1
+            try:
+                await asyncio.sleep(delay)
+                await adaptive.wait_for_pause()
+                if self.pacer is not None:
+                    await self.pacer.wait()
+                if self.pacing is not None:
+                    await self.pacing.wait_for_rate(await self._rate())
+            finally:
+                adaptive.backing_off -= 1
+            outcome = await self._send(base, request)
+        if outcome.status is DialStatus.PLACED:
+            await adaptive.accepted()
+        return outcome
 
     async def _send(self, base: DialOutcome, request: CallRequest) -> DialOutcome:
         try:
@@ -391,7 +545,8 @@ class _Run:
     def emit(self, outcome: DialOutcome) -> None:
         self.totals[outcome.status] += 1
         self.ready.put_nowait(outcome)
-        progress = self.settings.progress
+        settings = self.settings
+        progress = settings.progress
         if progress is None:
             return
         totals = self.totals
@@ -406,6 +561,10 @@ class _Run:
                     unknown=totals[DialStatus.UNKNOWN],
                     skipped=totals[DialStatus.SKIPPED],
                     not_attempted=totals[DialStatus.NOT_ATTEMPTED],
+                    backing_off=self.adaptive.backing_off if self.adaptive is not None else 0,
+                    rate=self.adaptive.current if self.adaptive is not None else settings.rate,
+                    waiting_for_window=len(self.scheduled),
+                    next_window=self.scheduled[0][0] if self.scheduled else None,
                 )
             )
         except Exception as exc:
@@ -433,6 +592,7 @@ class _Run:
             detail = "run stopped before sending"
             self.emit(_outcome(index, item, DialStatus.NOT_ATTEMPTED, detail, request, digest))
         self.unstarted.clear()
+        self._not_attempted_waiting(self.scheduled, "the run stopped")
 
 
 _END: Any = object()
@@ -554,24 +714,34 @@ def _may_have_reached_server(error: TalkstackError) -> bool:
     """False only when the server certainly did not place the call."""
     if isinstance(error, APIConnectionError):
         return error.request_sent
+    if is_rate_refusal(error):
+        return False  # 429, or 503 with Retry-After: refused unprocessed
     if isinstance(error, (InternalServerError, APIResponseError)):
         return True  # a 5xx may follow the placement; a 2xx with a bad body means placed
     if isinstance(error, APIStatusError):
-        return False  # 4xx and 429: refused unprocessed
+        return False  # 4xx: refused unprocessed
     return False  # raised by this SDK before sending (closed client, missing credentials)
 
 
 class _Pacer:
-    """Spaces placements ``1/rate`` seconds apart (no bursts)."""
+    """Spaces placements ``1/rate`` seconds apart (no bursts), at the adaptive rate when the
+    server has pushed back, and holds them while the server's ``Retry-After`` runs."""
 
-    def __init__(self, rate: float) -> None:
-        self._interval = 1.0 / rate
+    def __init__(self, adaptive: AdaptiveRate | None, rate: float | None) -> None:
+        self._adaptive = adaptive
+        self._rate = rate
         self._next = 0.0
 
     async def wait(self) -> None:
+        rate = self._rate
+        if self._adaptive is not None:
+            await self._adaptive.wait_for_pause()
+            rate = await self._adaptive.rate()
+        if rate is None:
+            return
         now = asyncio.get_running_loop().time()
         slot = max(now, self._next)
-        self._next = slot + self._interval
+        self._next = slot + 1.0 / rate
         if slot > now:
             await asyncio.sleep(slot - now)
 

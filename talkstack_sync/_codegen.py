@@ -36,6 +36,9 @@ Regenerate with ``python -m talkstack_sync._codegen``.
 _STRINGS = re.compile(r"\"[^\"]*\"|'[^']*'")  # Literal["api", "calls"]: not names
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 _HAND_WRITTEN = set(vars(SyncClientBase)) | {"aclose"}
+# Names whose home differs between Pythons (typing_extensions re-exports typing's on 3.11+):
+# imported from where the async source imports them, so the file is the same on every one.
+_PINNED = {"Unpack": "typing_extensions"}
 
 
 def sync_name(async_name: str) -> str:
@@ -73,7 +76,9 @@ class _Imports:
             if name in self.local or keyword.iskeyword(name) or hasattr(builtins, name):
                 continue
             value = namespace[name]
-            if isinstance(value, ModuleType):
+            if name in _PINNED:
+                self.add(_PINNED[name], name)
+            elif isinstance(value, ModuleType):
                 self.modules.add(value.__name__)
             elif getattr(talkstack_async, name, None) is value:
                 self.add("talkstack_async", name)
@@ -303,9 +308,10 @@ def _isort_key(block: str) -> tuple[int, str]:
     return (0 if block.startswith("import ") else 1, block.split()[1])
 
 
-def _isort_name_key(name: str) -> tuple[int, str]:
+def _isort_name_key(name: str) -> tuple[int, str, str]:
     # ruff's isort orders constants, then classes, then the rest.
-    return (0 if name.isupper() else 1 if name[0].isupper() else 2, name)
+    # Within each, case-insensitively (CallingWindow before CallRequestLike), as ruff does.
+    return (0 if name.isupper() else 1 if name[0].isupper() else 2, name.lower(), name)
 
 
 if __name__ == "__main__":

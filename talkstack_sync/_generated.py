@@ -14,6 +14,7 @@ import aiohttp
 from typing_extensions import Unpack
 
 from talkstack_async import (
+    DEFAULT_RATE_LIMIT_POLICY,
     DEFAULT_TIMEOUTS,
     NOT_GIVEN,
     ActiveProjectUpdate,
@@ -25,8 +26,10 @@ from talkstack_async import (
     Call,
     CallAnalysis,
     CallHistoryPage,
+    CallingWindow,
     CallRequestLike,
     CallStatus,
+    Clock,
     DialOutcome,
     DialProgress,
     EmailVerification,
@@ -38,6 +41,7 @@ from talkstack_async import (
     PhoneNumber,
     PlacedCall,
     Project,
+    RateLimitPolicy,
     RequestOptions,
     RetryPolicy,
     SessionFactory,
@@ -572,6 +576,9 @@ class CallsResource(SyncResource):
         finish_timeout: float = 900.0,
         ledger: str | Ledger | None = None,
         campaign: str | None = None,
+        on_rate_limit: RateLimitPolicy | None = DEFAULT_RATE_LIMIT_POLICY,
+        window: CallingWindow | None = None,
+        clock: Clock | None = None,
         **options: Unpack[ExtraOptions],
     ) -> Generator[DialOutcome, None, None]:
         """Place many calls, at most ``concurrency`` at once and ``rate`` per second, and yield
@@ -614,6 +621,16 @@ class CallsResource(SyncResource):
                 claimed by exactly one process, and ``rate`` and ``concurrency`` hold for the
                 campaign as a whole. Or a ``Ledger`` object you opened (not closed by the run).
             campaign: The campaign's name in a Redis ledger.
+            on_rate_limit: What a 429 (or a 503 with ``Retry-After``) on make-call does: the
+                request was certainly not placed, so it is sent again after the server's
+                ``Retry-After`` while the whole campaign slows down (AIMD around ``rate``),
+                at most ``max_attempts`` times, then it is ``FAILED``. None: a refusal is the
+                request's ``FAILED`` outcome at once.
+            window: Place each call only inside this ``CallingWindow`` of the recipient's
+                local time (the input's ``timezone``, else the number's zones, the most
+                conservative when it has several); inputs outside it wait for it.
+            clock: Where the window's time comes from (``now()``, ``async sleep()``); tests
+                pass a fake one.
 
         Yields:
             One ``DialOutcome`` per input.
@@ -635,6 +652,9 @@ class CallsResource(SyncResource):
                 finish_timeout=finish_timeout,
                 ledger=ledger,
                 campaign=campaign,
+                on_rate_limit=on_rate_limit,
+                window=window,
+                clock=clock,
                 **options,
             ),
         )

@@ -256,6 +256,11 @@ class _Hop:
             self.error = task.exception()
             if self.error is None:
                 self.result = task.result()
+        # Let go of the task here, on the loop thread: were the waiting thread to drop the
+        # last reference, the task would be freed there, running asyncio's WeakSet callback
+        # in that thread, and a Ctrl-C landing inside such a callback is swallowed by Python
+        # ("Exception ignored in ... _remove"): the interrupt would be lost.
+        self.task = None
         self._finish()
 
     def _finish(self) -> None:

@@ -27,6 +27,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from talkstack_async._errors import ValidationError
+from talkstack_async.campaigns._adaptive import RateLimitPolicy, RedisAdaptiveRate
 
 __all__ = ["RedisPacing"]
 
@@ -76,13 +77,19 @@ class RedisPacing:
         self._held: set[str] = set()
         self._renewer: asyncio.Task[None] | None = None
         self._limiter: Any = None
-        self._item: Any = None
+        self._items: dict[float, Any] = {}
         self._storage: Any = None
         self._rate_key = prefix + "rate"
+        self._prefix = prefix
+        self._ceiling = rate
         if rate is not None:
-            self._setup_rate(client, rate)
+            self._setup_rate(client)
 
-    def _setup_rate(self, client: Any, rate: float) -> None:
+    def adaptive(self, policy: RateLimitPolicy) -> RedisAdaptiveRate:
+        """The campaign's shared AIMD rate around this pacing's configured one."""
+        return RedisAdaptiveRate(self._redis, self._prefix, self._ceiling, policy)
+
+    def _setup_rate(self, client: Any) -> None:
         try:
             from limits import RateLimitItemPerSecond
             from limits.aio.storage import RedisStorage
@@ -91,10 +98,7 @@ class RedisPacing:
             raise ValidationError(
                 "rate", "a campaign-wide rate needs limits: pip install 'talkstack[redis]'"
             ) from exc
-        if rate >= 1:
-            self._item = RateLimitItemPerSecond(math.floor(rate), 1)
-        else:
-            self._item = RateLimitItemPerSecond(1, math.ceil(1 / rate))
+        self._per_second = RateLimitItemPerSecond
         # The same connection pool as the ledger: one set of connections per process.
         self._storage = RedisStorage(
             "async+redis://", implementation="redispy", connection_pool=client.connection_pool
@@ -129,11 +133,28 @@ class RedisPacing:
             self._renewer = asyncio.ensure_future(self._renew_forever())
         return lease
 
-    async def wait_for_rate(self) -> None:
-        if self._limiter is None:
+    def _item(self, rate: float) -> Any:
+        item = self._items.get(rate)
+        if item is None:
+            if len(self._items) > 256:  # an adaptive rate takes many values: start over
+                self._items.clear()
+            if rate >= 1:
+                item = self._per_second(math.floor(rate), 1)
+            else:
+                item = self._per_second(1, math.ceil(1 / rate))
+            self._items[rate] = item
+        return item
+
+    async def wait_for_rate(self, rate: float | None) -> None:
+        """Wait for a placement's turn at ``rate`` (the campaign's current rate) across the
+        campaign; None: no limit."""
+        if rate is None:
             return
-        while not await self._limiter.hit(self._item, self._rate_key):
-            stats = await self._limiter.get_window_stats(self._item, self._rate_key)
+        if self._limiter is None:
+            self._setup_rate(self._redis)
+        item = self._item(rate)
+        while not await self._limiter.hit(item, self._rate_key):
+            stats = await self._limiter.get_window_stats(item, self._rate_key)
             wait = max(0.001, stats.reset_time - time.time())
             # A little jitter: processes woken at once do not all race for the one entry.
             await asyncio.sleep(min(wait, 1.0) + random.random() * 0.002)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import attrs
@@ -23,6 +24,9 @@ class CampaignStatus:
     not_placed: int  # certainly not placed (a re-run dials them)
     calls_ended: int  # with wait_until_finished: how many calls ended
     settings: dict[str, str] = attrs.field(factory=dict)
+    rate: float | None = None  # the campaign's rate now (cut below the setting after 429s)
+    rate_refusals: int = 0  # 429s (and 503s with Retry-After) the campaign has met
+    paused_for: float = 0.0  # seconds left of the server's last Retry-After
 
     def to_dict(self) -> dict[str, Any]:
         return attrs.asdict(self)
@@ -36,6 +40,11 @@ async def campaign_status(url: str, campaign: str) -> CampaignStatus:
         live = await pacing.in_flight()
         claimed = counts["attempt"] + counts["unknown"]
         in_flight = min(live, counts["attempt"])
+        settings = await ledger.meta()
+        pace = await ledger._redis.hgetall(ledger._prefix + "pace")
+        configured = float(settings["rate"]) if settings.get("rate") else None
+        rate = float(pace["rate"]) if "rate" in pace else configured
+        paused = float(pace.get("paused_until", 0)) / 1000 - time.time()
         return CampaignStatus(
             campaign=campaign,
             placed=counts["placed"],
@@ -43,7 +52,10 @@ async def campaign_status(url: str, campaign: str) -> CampaignStatus:
             may_have_been_placed=claimed - in_flight,
             not_placed=counts["failed"],
             calls_ended=counts["finished"],
-            settings=await ledger.meta(),
+            settings=settings,
+            rate=rate,
+            rate_refusals=int(pace.get("refusals", 0)),
+            paused_for=max(0.0, paused),
         )
     finally:
         await ledger.close()

@@ -197,5 +197,6 @@ def _plain(item: Any) -> Any:
             "agent_id": item.agent_id,
             "dynamic_variables": dict(item.dynamic_variables),
             "key": item.key,
+            "timezone": item.timezone,
         }
     return item

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import attrs
@@ -28,6 +29,8 @@ class CallRequest:
     agent_id: str | None = None
     dynamic_variables: Mapping[str, Any] = attrs.field(factory=dict)
     key: str | None = None
+    timezone: str | None = None
+    """The recipient's IANA time zone, for a calling window (else taken from the number)."""
 
 
 CallRequestLike = CallRequest | str | Mapping[str, Any]
@@ -101,6 +104,15 @@ class DialProgress:
     unknown: int = 0
     skipped: int = 0
     not_attempted: int = 0
+    backing_off: int = 0
+    """Placements the server refused for its rate, waiting to be sent again."""
+    rate: float | None = None
+    """The campaign's rate now (calls/s; below the configured one while the server pushes
+    back); None: unlimited."""
+    waiting_for_window: int = 0
+    """Inputs outside their calling window, waiting for it to open."""
+    next_window: datetime | None = None
+    """When the next waiting input's window opens (UTC)."""
 
     @property
     def done(self) -> int:

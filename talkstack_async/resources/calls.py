@@ -33,7 +33,9 @@ from talkstack_async._validation import (
     check_page_size,
     check_phone_number,
 )
+from talkstack_async.campaigns._adaptive import DEFAULT_RATE_LIMIT_POLICY, RateLimitPolicy
 from talkstack_async.campaigns._ledger import Ledger
+from talkstack_async.campaigns._windows import CallingWindow, Clock
 from talkstack_async.models.call import (
     AnalysisQuestion,
     BatchCallResult,
@@ -153,6 +155,9 @@ class AsyncCallsResource(AsyncResource):
         finish_timeout: float = 900.0,
         ledger: str | Ledger | None = None,
         campaign: str | None = None,
+        on_rate_limit: RateLimitPolicy | None = DEFAULT_RATE_LIMIT_POLICY,
+        window: CallingWindow | None = None,
+        clock: Clock | None = None,
         **options: Unpack[ExtraOptions],
     ) -> AsyncGenerator[DialOutcome, None]:
         """Place many calls, at most ``concurrency`` at once and ``rate`` per second, and yield
@@ -195,6 +200,16 @@ class AsyncCallsResource(AsyncResource):
                 claimed by exactly one process, and ``rate`` and ``concurrency`` hold for the
                 campaign as a whole. Or a ``Ledger`` object you opened (not closed by the run).
             campaign: The campaign's name in a Redis ledger.
+            on_rate_limit: What a 429 (or a 503 with ``Retry-After``) on make-call does: the
+                request was certainly not placed, so it is sent again after the server's
+                ``Retry-After`` while the whole campaign slows down (AIMD around ``rate``),
+                at most ``max_attempts`` times, then it is ``FAILED``. None: a refusal is the
+                request's ``FAILED`` outcome at once.
+            window: Place each call only inside this ``CallingWindow`` of the recipient's
+                local time (the input's ``timezone``, else the number's zones, the most
+                conservative when it has several); inputs outside it wait for it.
+            clock: Where the window's time comes from (``now()``, ``async sleep()``); tests
+                pass a fake one.
 
         Yields:
             One ``DialOutcome`` per input.
@@ -212,6 +227,9 @@ class AsyncCallsResource(AsyncResource):
             progress=progress,
             ledger=ledger,
             campaign=campaign,
+            on_rate_limit=on_rate_limit,
+            window=window,
+            clock=clock,
         )
         watch = None
         if wait_until_finished:

@@ -53,7 +53,7 @@ def _endpoint(item: Route, store: Store) -> Callable[[web.Request], Awaitable[we
                 incoming = Incoming(store, user, body, request.query, request.match_info, form)
                 result = item.handler(incoming)
         except Refusal as refusal:
-            return web.json_response(refusal.body(), status=refusal.status)
+            return web.json_response(refusal.body(), status=refusal.status, headers=refusal.headers)
         return web.json_response(result)
 
     return handle

@@ -308,6 +308,7 @@ def make_call(r: Incoming) -> Any:
     number, project_id, agent_id = need(r.body, "number", "projectId", "agentId")
     project = r.store.project(r.me, project_id)
     agent = r.store.agent(project, agent_id)
+    r.store.admit_placement(r.me)
     call = r.store.place_call(project, agent, number, r.body.get("dynamicVariables"))
     return ok(
         "call made successfully.", call={"call_id": call.sid, "to": call.to, "from": call.from_}

@@ -70,10 +70,13 @@ class TalkstackEmulator:
         fault_seed: int | None = None,
         history_page_cap: int | None = None,
         history_hints: bool = True,
+        make_call_rate: float | None = None,
     ) -> None:
         """``history_page_cap`` makes call-history pages at most that long whatever
         ``pageSize`` asks (a server-side cap); ``history_hints=False`` leaves ``page``,
-        ``pageSize``, ``totalPages`` and ``total`` out of its answers (a terser server)."""
+        ``pageSize``, ``totalPages`` and ``total`` out of its answers (a terser server).
+        ``make_call_rate`` limits each account to that many placements in any one second;
+        more are refused with 429 and ``Retry-After`` (``rate_limited`` counts them)."""
         self._host, self._ports = host, (port, calls_port)
         self.faults = Faults(fault_seed)
         self.requests = RequestLog()
@@ -84,6 +87,7 @@ class TalkstackEmulator:
             accounts=Accounts(clock=time.time, token_ttl=token_ttl),
             history_page_cap=history_page_cap,
             history_hints=history_hints,
+            make_call_rate=make_call_rate,
         )
         self._webhooks = WebhookDispatcher(self._store, time.time)
         self._store.on_call_placed.append(self._webhooks.call_placed)
@@ -218,6 +222,12 @@ class TalkstackEmulator:
         with self._store.lock:
             call = self._store.calls[sid]
             return call.status_at(self._store.monotonic(), self._store.status_interval)
+
+    @property
+    def rate_limited(self) -> int:
+        """Placements refused by ``make_call_rate`` so far."""
+        with self._store.lock:
+            return self._store.rate_limited
 
     def placed_numbers(self) -> list[str]:
         """The number of every call placed so far, in order (duplicates kept)."""

@@ -6,6 +6,8 @@ helpers, which tests may call from another thread).
 
 from __future__ import annotations
 
+import collections
+import math
 import re
 import threading
 from collections.abc import Callable, Sequence
@@ -71,6 +73,11 @@ class Store:
     on_call_placed: list[Callable[[CallRecord], None]] = attrs.field(factory=list)
     history_page_cap: int | None = None  # serve at most this many calls a history page
     history_hints: bool = True  # send page, pageSize, totalPages and total with each page
+    # At most this many placements per account in any one second; more get a 429 with
+    # Retry-After (a server-side rate limit, which the real API may have: undocumented).
+    make_call_rate: float | None = None
+    _placed_at: dict[str, collections.deque[float]] = attrs.field(factory=dict)
+    rate_limited: int = 0  # placements refused by make_call_rate
 
     # -- projects ---------------------------------------------------------------------------
     def project(self, user: UserRecord, project_id: str, *, missing: int = 400) -> ProjectRecord:
@@ -161,6 +168,25 @@ class Store:
         ]
 
     # -- calls ------------------------------------------------------------------------------
+    def admit_placement(self, user: UserRecord) -> None:
+        """Refuse with 429 when the account placed ``make_call_rate`` calls in the last second."""
+        if self.make_call_rate is None:
+            return
+        now = self.monotonic()
+        recent = self._placed_at.setdefault(user.id, collections.deque())
+        while recent and recent[0] <= now - 1.0:
+            recent.popleft()
+        if len(recent) >= self.make_call_rate:
+            self.rate_limited += 1
+            wait = recent[0] + 1.0 - now
+            raise Refusal(
+                429,
+                "too many requests.",
+                headers={"Retry-After": str(max(1, math.ceil(wait))),
+                         "Retry-After-Ms": str(max(1, round(wait * 1000)))},
+            )  # fmt: skip
+        recent.append(now)
+
     def place_call(
         self, project: ProjectRecord, agent: AgentRecord, number: str, variables: Any
     ) -> CallRecord:

@@ -6,12 +6,15 @@ import argparse
 import collections
 import contextlib
 import json
+import signal
 import sys
+import threading
 from array import array
 from collections.abc import Iterator
 from typing import IO, Any
 
 from talkstack_async import (
+    CallingWindow,
     CallRequestFile,
     DialOutcome,
     DialProgress,
@@ -179,6 +182,9 @@ def dial(args: argparse.Namespace) -> int:
                 journal=args.journal,
                 ledger=args.ledger,
                 campaign=args.campaign,
+                window=None
+                if args.window is None
+                else CallingWindow(start=args.window[0], end=args.window[1], days=args.window_days),
                 progress=reported,
                 wait_until_finished=args.wait,
                 finish_timeout=args.finish_timeout,
@@ -186,9 +192,10 @@ def dial(args: argparse.Namespace) -> int:
             try:
                 # closing(): on Ctrl-C the run stops (in-flight calls journalled UNKNOWN) while
                 # the client is still open, not when the generator is collected after it closed.
-                with contextlib.closing(outcomes):
+                with contextlib.closing(outcomes), _interrupts() as interrupt:
                     for _ in outcomes:
                         drain(out)
+                        interrupt.check()
             except KeyboardInterrupt:
                 interrupted = True
             except TalkstackError as exc:  # the run itself failed (a refusal for every row)
@@ -200,6 +207,39 @@ def dial(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     return _summarise(args, tally, total, failure=failure, interrupted=interrupted)
+
+
+class _Interrupt:
+    """Remembers a Ctrl-C, so that one Python swallowed is still acted on.
+
+    A KeyboardInterrupt raised while the main thread runs a weakref callback or a ``__del__``
+    (an object freed at that moment) is printed as "Exception ignored" and lost; the run would
+    go on to the end. The handler records the signal as well as raising, and the loop checks
+    the record after every outcome."""
+
+    def __init__(self) -> None:
+        self.seen = False
+
+    def handler(self, signum: int, frame: Any) -> None:
+        self.seen = True
+        raise KeyboardInterrupt
+
+    def check(self) -> None:
+        if self.seen:
+            raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _interrupts() -> Iterator[_Interrupt]:
+    interrupt = _Interrupt()
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupt  # signals are the main thread's: nothing to install
+        return
+    previous = signal.signal(signal.SIGINT, interrupt.handler)
+    try:
+        yield interrupt
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _never_read(source: CallRequestFile, read: int, out: IO[str] | None, tally: _Tally) -> None:

@@ -71,9 +71,12 @@ def status_command(args: argparse.Namespace) -> int:
         f"placed, {status.calls_ended:,} calls ended"
     )
     settings = status.settings
-    if settings.get("rate") or settings.get("concurrency"):
-        rate = settings.get("rate") or "unlimited"
-        print(f"  rate {rate}/s, concurrency {settings.get('concurrency')}")
+    rate = "unlimited" if status.rate is None else f"{status.rate:g}/s"
+    print(f"  rate now {rate} (set: {settings.get('rate') or 'unlimited'}), concurrency "
+          f"{settings.get('concurrency')}")  # fmt: skip
+    if status.rate_refusals:
+        waiting = f", backing off for {status.paused_for:.1f} s" if status.paused_for else ""
+        print(f"  the server refused {status.rate_refusals:,} placement(s) for its rate{waiting}")
     if status.may_have_been_placed:
         print("  run 'talkstack calls reconcile' to settle those that may have been placed")
     return 0

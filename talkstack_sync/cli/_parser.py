@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from datetime import date
+from datetime import date, time
 from typing import Any
 
 from talkstack_async import CallStatus, __version__
@@ -130,6 +130,19 @@ def _add_calls(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--finish-timeout", type=_positive_float, default=900.0, help="with --wait (seconds)"
     )
     _add_ledger_flags(dial)
+    dial.add_argument(
+        "--window",
+        type=_window,
+        metavar="HH:MM-HH:MM",
+        help="call only between these hours of each recipient's local time (e.g. 09:00-20:00)",
+    )
+    dial.add_argument(
+        "--window-days",
+        type=_days,
+        default=_days("mon-fri"),
+        metavar="DAYS",
+        help="the days of --window, e.g. mon-fri (the default), mon-sat, mon,wed,fri",
+    )
     _add_progress_flag(dial)
     dial.set_defaults(handler=_calls.dial)
 
@@ -154,6 +167,28 @@ def _add_calls(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="how long a placed call may take to appear in the history (default 15)",
     )
     reconcile.set_defaults(handler=_campaigns.reconcile_command)
+
+
+_DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _window(text: str) -> tuple[time, time]:
+    try:
+        start, end = (time.fromisoformat(part.strip()) for part in text.split("-"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HH:MM-HH:MM") from None
+    return start, end
+
+
+def _days(text: str) -> frozenset[int]:
+    days: set[int] = set()
+    for part in text.lower().split(","):
+        first, _, last = part.strip().partition("-")
+        if first not in _DAY_NAMES or (last and last not in _DAY_NAMES):
+            raise argparse.ArgumentTypeError(f"{text!r}: days are mon, tue, ... sun")
+        a, b = _DAY_NAMES.index(first), _DAY_NAMES.index(last or first)
+        days.update(range(a, b + 1) if a <= b else [*range(a, 7), *range(b + 1)])
+    return frozenset(days)
 
 
 def _add_ledger_flags(command: argparse.ArgumentParser) -> None:

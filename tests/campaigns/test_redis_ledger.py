@@ -21,7 +21,12 @@ from talkstack_async import (
     ValidationError,
 )
 from talkstack_async._journal import Verdict
-from talkstack_async.campaigns import ClaimLostError, LedgerDurabilityWarning, RedisLedger
+from talkstack_async.campaigns import (
+    ClaimLostError,
+    LedgerDurabilityWarning,
+    RedisLedger,
+    campaign_status,
+)
 from talkstack_async.testing import Fault, TalkstackEmulator
 
 
@@ -123,6 +128,38 @@ async def test_keys_are_namespaced_per_campaign_and_may_expire(redis_url: str) -
             await RedisLedger.open(redis_url, bad)
 
 
+async def _two_runs(
+    server: TalkstackEmulator,
+    seed: Any,
+    numbers: list[str],
+    url: str,
+    campaign: str,
+    *,
+    hooks: Hooks | None = None,
+    **options: Any,
+) -> tuple[list[Any], list[Any]]:
+    """The outcomes of two dial_many runs of one campaign at once (two clients)."""
+
+    async def run() -> list[Any]:
+        async with AsyncTalkstack(
+            api_key=seed.account.api_key, **server.client_options(), hooks=hooks
+        ) as client:
+            return [
+                outcome
+                async for outcome in client.calls.dial_many(
+                    numbers,
+                    project_id=seed.project_id,
+                    agent_id=seed.agent_id,
+                    ledger=url,
+                    campaign=campaign,
+                    **options,
+                )
+            ]
+
+    first, second = await asyncio.wait_for(asyncio.gather(run(), run()), timeout=60)
+    return first, second
+
+
 class InFlight(Hooks):
     """Counts make-call requests in flight across every client it is given to."""
 
@@ -147,25 +184,9 @@ async def test_two_runs_of_one_campaign_dial_each_number_once_within_its_limits(
     talkstack_server.faults.inject(Fault.latency(0.02), on="calls.make")
     numbers = [f"+1415{7_000_000 + i:07d}" for i in range(240)]
     hooks = InFlight()
-
-    async def run() -> list[Any]:
-        async with AsyncTalkstack(
-            api_key=seed.account.api_key, **talkstack_server.client_options(), hooks=[hooks]
-        ) as client:
-            return [
-                outcome
-                async for outcome in client.calls.dial_many(
-                    numbers,
-                    project_id=seed.project_id,
-                    agent_id=seed.agent_id,
-                    concurrency=4,
-                    rate=60,
-                    ledger=redis_url,
-                    campaign="shared",
-                )
-            ]
-
-    first, second = await asyncio.wait_for(asyncio.gather(run(), run()), timeout=60)
+    first, second = await _two_runs(
+        talkstack_server, seed, numbers, redis_url, "shared", concurrency=4, rate=60, hooks=hooks
+    )
     made = collections.Counter(talkstack_server.placed_numbers())
     assert set(made) == set(numbers)
     assert set(made.values()) == {1}, "a number was dialled twice"
@@ -233,3 +254,29 @@ async def test_a_live_processes_lease_is_renewed_past_its_lifetime(redis_url: st
         await two.close()
     finally:
         await client.aclose()
+
+
+@pytest.mark.talkstack_emulator(status_interval=600, make_call_rate=10)
+async def test_processes_of_a_campaign_slow_down_together_when_the_server_refuses(
+    redis_url: str, talkstack_server: TalkstackEmulator
+) -> None:
+    seed = talkstack_server.seed()
+    numbers = [f"+1415{7_500_000 + i:07d}" for i in range(60)]
+    first, second = await _two_runs(
+        talkstack_server, seed, numbers, redis_url, "aimd", concurrency=6, rate=40
+    )
+    assert collections.Counter(talkstack_server.placed_numbers()) == collections.Counter(numbers)
+    assert not [o for o in first + second if o.status is DialStatus.FAILED]
+    admin = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        pace = await admin.hgetall("talkstack:{aimd}:pace")
+    finally:
+        await admin.aclose()
+    assert int(pace["refusals"]) == talkstack_server.rate_limited > 0
+    assert float(pace["rate"]) < 40  # the campaign's shared rate was cut
+    assert talkstack_server.rate_limited < len(numbers)
+    status = await campaign_status(redis_url, "aimd")
+    assert status.rate_refusals == talkstack_server.rate_limited
+    assert status.rate is not None
+    assert status.rate < 40
+    assert status.placed == len(numbers)

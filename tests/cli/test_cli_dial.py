@@ -8,7 +8,9 @@ import json
 import signal
 import subprocess
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from talkstack_async.testing import Fault, TalkstackEmulator
 from tests.cli.test_cli import ENTRY_POINT, cli, cli_env, numbers_csv
@@ -87,7 +89,7 @@ def test_an_interrupted_run_without_a_journal_says_a_rerun_dials_everyone_again(
         time.sleep(0.01)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=30)
-    assert process.returncode == 130
+    assert process.returncode == 130, stderr
     assert "no --journal was given, so a re-run dials every row again" in stderr
     assert "re-run with the same --journal" not in stderr
     (tally,) = [line for line in stderr.splitlines() if line.startswith("talkstack: placed")]
@@ -139,3 +141,26 @@ def test_errors_speak_of_flags_and_variables_not_sdk_arguments(
     numbers_csv(tmp_path / "n.csv", 1)
     missing = _dial(talkstack_server, seed, tmp_path / "nope.csv", api_key=seed.account.api_key)
     assert "talkstack: error: --file: cannot read" in missing.stderr
+
+
+def test_a_calling_window_open_now_dials_and_a_bad_one_is_a_usage_error(
+    talkstack_server: TalkstackEmulator, tmp_path: Path
+) -> None:
+    seed = talkstack_server.seed()
+    numbers_csv(tmp_path / "n.csv", 3)  # +1415: Los Angeles
+    now = datetime.now(ZoneInfo("America/Los_Angeles"))
+    start, end = (now - timedelta(hours=1)).time(), (now + timedelta(hours=2)).time()
+    window = f"{start:%H:%M}-{end:%H:%M}"
+    done = _dial(
+        talkstack_server, seed, tmp_path / "n.csv", "--window", window,
+        "--window-days", "mon-sun", api_key=seed.account.api_key,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert len(talkstack_server.placed_numbers()) == 3
+    for bad in (("--window", "25:00-26:00"), ("--window-days", "mon-funday")):
+        refused = _dial(
+            talkstack_server, seed, tmp_path / "n.csv", *bad, api_key=seed.account.api_key
+        )
+        assert refused.returncode == 2
+        assert bad[0] in refused.stderr
+    assert len(talkstack_server.placed_numbers()) == 3

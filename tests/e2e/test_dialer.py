@@ -57,9 +57,15 @@ async def test_two_thousand_placements_with_ten_percent_failing(
     )
     inputs = numbers(2000)
 
+    # on_rate_limit=None: a 429 is the request's outcome, so every request is sent once
+    # (tests/e2e/test_rate_limits.py covers sending a 429'd request again).
     outcomes = await collect(
         client.calls.dial_many(
-            inputs, project_id=seed.project_id, agent_id=seed.agent_id, concurrency=50
+            inputs,
+            project_id=seed.project_id,
+            agent_id=seed.agent_id,
+            concurrency=50,
+            on_rate_limit=None,
         )
     )
 
@@ -151,8 +157,10 @@ async def test_a_journal_makes_a_rerun_skip_what_was_placed(
     ids = {"project_id": seed.project_id, "agent_id": seed.agent_id}
     talkstack_server.faults.inject(Fault.error(500), on="calls.make", times=1)
     talkstack_server.faults.inject(Fault.rate_limited(retry_after=0), on="calls.make", times=1)
-    first = await collect(
-        client.calls.dial_many(numbers(10), journal=journal, concurrency=1, **ids)
+    first = await collect(  # on_rate_limit=None: the 429 is a FAILED outcome, not re-sent
+        client.calls.dial_many(
+            numbers(10), journal=journal, concurrency=1, on_rate_limit=None, **ids
+        )
     )
     assert [o.status for o in first].count(DialStatus.UNKNOWN) == 1
     assert [o.status for o in first].count(DialStatus.FAILED) == 1

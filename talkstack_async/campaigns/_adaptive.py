@@ -1,0 +1,252 @@
+"""Pacing that follows the server: a 429 (or a 503 with ``Retry-After``) on make-call.
+
+Such an answer is a certain refusal: the server did not place the call, so the request may be
+sent again (nothing else is ever re-sent). The placement waits for the server's
+``Retry-After`` (or a backoff with full jitter when it sends none) and tries again, at most
+``RateLimitPolicy.max_attempts`` times, after which its outcome is ``FAILED`` with the last
+error. Meanwhile the whole campaign slows down: additive increase, multiplicative decrease
+around the configured ``rate`` (as TCP does around a link's capacity):
+
+* on a refusal, the campaign's rate becomes ``decrease`` times what it was (or what it was
+  seen doing, without a configured rate), never below ``min_rate``, and no placement starts
+  before the server's ``Retry-After`` is over. Placements in flight when the server started
+  refusing are refused together: one decrease per congestion event (a refusal within two
+  seconds of the decrease, or within the server's pause, does not cut the rate again), as TCP;
+* while placements are accepted, it grows by ``increase`` calls/s every second (default: a
+  fifth of the configured rate, or of the rate at which the server first refused), back up to
+  the configured rate (without one, it stops limiting once it has doubled the rate at which
+  the server first refused). Under a steady trickle of refusals the rate settles near 80 % of
+  its ceiling instead of sinking to ``min_rate``.
+
+With a Redis ledger the rate and the pause are the campaign's, shared by all its processes
+(one hash, updated by atomic scripts); otherwise they are the run's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import deque
+from typing import Any
+
+import attrs
+
+from talkstack_async._errors import APIStatusError, RateLimitError, ValidationError
+
+__all__ = [
+    "DEFAULT_RATE_LIMIT_POLICY",
+    "AdaptiveRate",
+    "RateLimitPolicy",
+    "RedisAdaptiveRate",
+    "is_rate_refusal",
+]
+
+
+_QUIET = 2.0  # seconds after a decrease in which further refusals only pause
+
+
+def _positive(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValidationError(attribute.name, f"must be a positive number, not {value!r}")
+
+
+def _fraction(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+        raise ValidationError(attribute.name, f"must be between 0 and 1, not {value!r}")
+
+
+def _attempts(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValidationError(attribute.name, f"must be an int >= 0, not {value!r}")
+
+
+@attrs.frozen
+class RateLimitPolicy:
+    """How ``dial_many`` answers the server's rate limiting (see the module docstring).
+
+    ``max_attempts``: sends of one request after a refusal (0: a refusal is its outcome);
+    ``backoff``/``max_backoff``: the wait without ``Retry-After`` (seconds, doubling, with full
+    jitter); ``decrease``, ``increase``, ``min_rate``: the campaign's AIMD.
+    """
+
+    max_attempts: int = attrs.field(default=8, validator=_attempts)
+    backoff: float = attrs.field(default=1.0, validator=_positive)
+    max_backoff: float = attrs.field(default=60.0, validator=_positive)
+    decrease: float = attrs.field(default=0.5, validator=_fraction)
+    increase: float | None = attrs.field(default=None)
+    min_rate: float = attrs.field(default=0.2, validator=_positive)
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        """Seconds before re-sending, after the ``attempt``-th refusal (1-based)."""
+        if retry_after is not None:
+            return min(retry_after, self.max_backoff)
+        return random.uniform(0.0, min(self.max_backoff, self.backoff * 2.0 ** (attempt - 1)))
+
+
+DEFAULT_RATE_LIMIT_POLICY = RateLimitPolicy()
+
+
+def is_rate_refusal(error: BaseException | None) -> bool:
+    """A 429, or a 503 with ``Retry-After``: refused unprocessed, safe to send again."""
+    if isinstance(error, RateLimitError):
+        return True
+    return (
+        isinstance(error, APIStatusError) and error.status == 503 and error.retry_after is not None
+    )
+
+
+class AdaptiveRate:
+    """The run's current rate and pause (the local half; ``RedisAdaptiveRate`` shares it)."""
+
+    def __init__(self, ceiling: float | None, policy: RateLimitPolicy) -> None:
+        self.ceiling = ceiling
+        self.policy = policy
+        self.current: float | None = ceiling
+        self.paused_until = 0.0  # time.time() before which no placement starts
+        self.backing_off = 0  # placements waiting to be sent again
+        self._release_at: float | None = None  # without a ceiling: stop limiting here
+        self._recent: deque[float] = deque()  # placement times of the last second
+        self._quiet_until = 0.0  # refusals before this belong to the last decrease
+        self._scale: float | None = None  # the rate AIMD works around
+
+    def observed(self) -> float:
+        now = time.monotonic()
+        while self._recent and self._recent[0] <= now - 1.0:
+            self._recent.popleft()
+        return float(len(self._recent))
+
+    async def refused(self, pause: float) -> None:
+        self._recent.append(time.monotonic())  # what the run was sending, refused or not
+        now = time.time()
+        self.paused_until = max(self.paused_until, now + pause)
+        if now < self._quiet_until:
+            return  # the same congestion event
+        self._quiet_until = now + max(pause, _QUIET)
+        base = self.current if self.current is not None else max(self.observed(), 1.0)
+        if self._scale is None:
+            self._scale = self.ceiling or base
+        if self.ceiling is None and self._release_at is None:
+            self._release_at = 2 * base
+        self.current = max(self.policy.min_rate, base * self.policy.decrease)
+
+    def step(self) -> float:
+        """The rise for one accepted placement: ``increase`` per second, spread over the
+        placements of a second."""
+        current = self.current or 1.0
+        per_second = self.policy.increase or max((self._scale or current) / 5, 0.1)
+        return per_second / max(current, 1.0)
+
+    async def accepted(self) -> None:
+        self._recent.append(time.monotonic())
+        if self.current is None or self.current == self.ceiling:
+            return
+        self.current += self.step()
+        if self.ceiling is not None:
+            self.current = min(self.current, self.ceiling)
+        elif self._release_at is not None and self.current >= self._release_at:
+            self.current = None  # the server stopped refusing long ago: no limit, as asked
+            self._release_at = None
+
+    async def rate(self) -> float | None:
+        """The rate now (None: unlimited)."""
+        return self.current
+
+    async def wait_for_pause(self) -> None:
+        # A loop, not an Event: another refusal meanwhile may push the end of the pause back.
+        while (left := self.paused_until - time.time()) > 0:  # noqa: ASYNC110
+            await asyncio.sleep(left)
+
+
+# KEYS: pace. ARGV: base rate (the caller's view), decrease, min rate, pause ms. Server time.
+# One decrease per congestion event: refusals within the quiet time of the last only pause.
+_REFUSED = """
+local now = redis.call('TIME')
+local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local pause = tonumber(ARGV[4])
+local paused = tonumber(redis.call('HGET', KEYS[1], 'paused_until')) or 0
+redis.call('HSET', KEYS[1], 'paused_until', tostring(math.max(paused, ms + pause)))
+redis.call('HINCRBY', KEYS[1], 'refusals', 1)
+local current = tonumber(redis.call('HGET', KEYS[1], 'rate')) or tonumber(ARGV[1])
+local quiet = tonumber(redis.call('HGET', KEYS[1], 'quiet_until')) or 0
+if ms < quiet then return tostring(current) end
+redis.call('HSET', KEYS[1], 'quiet_until', tostring(ms + math.max(pause, 2000)))
+local rate = math.max(tonumber(ARGV[3]), current * tonumber(ARGV[2]))
+redis.call('HSET', KEYS[1], 'rate', tostring(rate))
+return tostring(rate)
+"""
+
+# KEYS: pace. ARGV: step, ceiling ('' for none), release rate ('' for none).
+_ACCEPTED = """
+local current = tonumber(redis.call('HGET', KEYS[1], 'rate'))
+if not current then return false end
+local rate = current + tonumber(ARGV[1])
+if ARGV[2] ~= '' then rate = math.min(rate, tonumber(ARGV[2])) end
+if ARGV[2] == '' and ARGV[3] ~= '' and rate >= tonumber(ARGV[3]) then
+  redis.call('HDEL', KEYS[1], 'rate')
+  return false
+end
+redis.call('HSET', KEYS[1], 'rate', tostring(rate))
+return tostring(rate)
+"""
+
+
+class RedisAdaptiveRate(AdaptiveRate):
+    """The campaign's rate and pause, shared by its processes through one Redis hash."""
+
+    _REFRESH = 0.25  # seconds a process trusts its copy of the shared state
+
+    def __init__(
+        self, client: Any, prefix: str, ceiling: float | None, policy: RateLimitPolicy
+    ) -> None:
+        super().__init__(ceiling, policy)
+        self._redis = client
+        self._key = prefix + "pace"
+        self._refused = client.register_script(_REFUSED)
+        self._accepted = client.register_script(_ACCEPTED)
+        self._read_at = 0.0
+
+    async def _refresh(self) -> None:
+        if time.monotonic() - self._read_at < self._REFRESH:
+            return
+        self._read_at = time.monotonic()
+        state = await self._redis.hmget(self._key, "rate", "paused_until")
+        rate, paused = (None if v is None else float(v) for v in state)
+        self.current = self.ceiling if rate is None else rate
+        self.paused_until = 0.0 if paused is None else paused / 1000
+
+    async def refused(self, pause: float) -> None:
+        base = self.current if self.current is not None else max(self.observed(), 1.0)
+        if self._scale is None:
+            self._scale = self.ceiling or base
+        if self.ceiling is None and self._release_at is None:
+            self._release_at = 2 * base
+        self.current = float(
+            await self._refused(
+                keys=[self._key],
+                args=[base, self.policy.decrease, self.policy.min_rate, int(pause * 1000)],
+            )
+        )
+        self._read_at = 0.0  # read the shared pause next time
+
+    async def accepted(self) -> None:
+        self._recent.append(time.monotonic())
+        await self._refresh()
+        if self.current is None or self.current == self.ceiling:
+            return
+        step = self.step()
+        ceiling = "" if self.ceiling is None else self.ceiling
+        release = "" if self._release_at is None else self._release_at
+        rate = await self._accepted(keys=[self._key], args=[step, ceiling, release])
+        self.current = self.ceiling if rate is None else float(rate)
+
+    async def rate(self) -> float | None:
+        await self._refresh()
+        return self.current
+
+    async def wait_for_pause(self) -> None:
+        await self._refresh()
+        while (left := self.paused_until - time.time()) > 0:
+            await asyncio.sleep(min(left, self._REFRESH))
+            self._read_at = 0.0
+            await self._refresh()
