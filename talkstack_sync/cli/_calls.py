@@ -48,11 +48,16 @@ def history(args: argparse.Namespace) -> int:
         counter: _Counted | None = None
         try:
             # closing(): a --limit that stops mid-page ends the iteration before the client.
-            with contextlib.closing(
-                client.calls.history(project_id=args.project, page_size=args.page_size, **filters)
-            ) as calls:
+            with (
+                contextlib.closing(
+                    client.calls.history(
+                        project_id=args.project, page_size=args.page_size, **filters
+                    )
+                ) as calls,
+                _interrupts() as interrupt,
+            ):
                 rows = _limited(calls, args.limit, bar, flatten=args.format != "csv")
-                counter = _Counted(rows)
+                counter = _Counted(rows, interrupt)
                 count = write_records(counter, out, args.format)
         except KeyboardInterrupt:
             where = f"to {args.output}" if args.output not in (None, "-") else "so far"
@@ -72,14 +77,16 @@ def history(args: argparse.Namespace) -> int:
 class _Counted:
     """Counts the records that went by, so an interrupted export can say how many."""
 
-    def __init__(self, records: Iterator[dict[str, Any]]) -> None:
+    def __init__(self, records: Iterator[dict[str, Any]], interrupt: _Interrupt) -> None:
         self.records = records
+        self.interrupt = interrupt
         self.count = 0
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         for item in self.records:
             yield item
             self.count += 1
+            self.interrupt.check()  # a Ctrl-C Python swallowed still stops the export
 
 
 def _limited(calls: Any, limit: int | None, bar: Any, *, flatten: bool) -> Iterator[dict[str, Any]]:

@@ -168,22 +168,31 @@ def test_keyboard_interrupt_cancels_the_request_underneath(
     client: Talkstack, mocked: aioresponses
 ) -> None:
     outcome: list[str] = []
+    in_flight = threading.Event()
 
     async def hang(url: Any, **kwargs: Any) -> None:
+        in_flight.set()
         try:
             await asyncio.sleep(30)
         except asyncio.CancelledError:
             outcome.append("cancelled")
             raise
 
+    def interrupt() -> None:
+        # Once the request is in flight (a loaded machine may take a while to get there), a
+        # real SIGINT, as Ctrl-C sends (interrupt_main would not wake a blocked wait).
+        if in_flight.wait(20):
+            time.sleep(0.05)
+            os.kill(os.getpid(), signal.SIGINT)
+
     mocked.post(f"{CALLS}/call/makeCall", callback=hang)
-    # A real SIGINT, as Ctrl-C sends (interrupt_main would not wake a blocked wait).
-    timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+    timer = threading.Thread(target=interrupt, daemon=True)
     timer.start()
     started = time.monotonic()
     with pytest.raises(KeyboardInterrupt):
         client.calls.make("+14155550123", project_id="p1", agent_id="a1")
-    assert time.monotonic() - started < 5
+    timer.join(timeout=5)
+    assert time.monotonic() - started < 25
     deadline = time.monotonic() + 5
     while not outcome and time.monotonic() < deadline:
         time.sleep(0.01)
