@@ -97,7 +97,23 @@ class CampaignTasks:
             rate: float | None,
             concurrency: int,
         ) -> dict[str, int]:
-            return self._dial_shard(campaign, requests, project_id, agent_id, rate, concurrency)
+            """One shard (a worker runs this): dial it on the shared ledger; outcome counts."""
+            counts: dict[str, int] = {}
+            outcomes = self._get_client().calls.dial_many(
+                requests,
+                project_id=project_id,
+                agent_id=agent_id,
+                rate=rate,
+                concurrency=concurrency,
+                ledger=self.ledger,
+                campaign=campaign,
+            )
+            try:
+                for outcome in outcomes:
+                    counts[outcome.status.value] = counts.get(outcome.status.value, 0) + 1
+            finally:
+                outcomes.close()
+            return counts
 
         self.task = app.task(
             name=TASK_NAME,
@@ -119,34 +135,6 @@ class CampaignTasks:
 
                     self._client = Talkstack()
             return self._client
-
-    def _dial_shard(
-        self,
-        campaign: str,
-        requests: list[Any],
-        project_id: str,
-        agent_id: str,
-        rate: float | None,
-        concurrency: int,
-    ) -> dict[str, int]:
-        """One shard (a worker runs this): dial it on the shared ledger; outcome counts."""
-        client = self._get_client()
-        counts: dict[str, int] = {}
-        outcomes = client.calls.dial_many(
-            requests,
-            project_id=project_id,
-            agent_id=agent_id,
-            rate=rate,
-            concurrency=concurrency,
-            ledger=self.ledger,
-            campaign=campaign,
-        )
-        try:
-            for outcome in outcomes:
-                counts[outcome.status.value] = counts.get(outcome.status.value, 0) + 1
-        finally:
-            outcomes.close()
-        return counts
 
     def submit(
         self,

@@ -127,12 +127,12 @@ def test_celery_workers_with_one_killed_place_every_number_once_within_the_limit
             [sys.executable, "-c", submit], cwd=tmp_path, env=env, text=True,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )  # fmt: skip
-        ledger = redis.Redis.from_url(redis_url)
-        deadline = time.monotonic() + 60
-        while ledger.hlen("talkstack:{celery-acceptance}:state") < 1200:
-            assert time.monotonic() < deadline, "the campaign did not get going"
-            assert submitter.poll() is None, submitter.communicate()
-            time.sleep(0.05)
+        with redis.Redis.from_url(redis_url) as ledger:
+            deadline = time.monotonic() + 60
+            while ledger.hlen("talkstack:{celery-acceptance}:state") < 1200:
+                assert time.monotonic() < deadline, "the campaign did not get going"
+                assert submitter.poll() is None, submitter.communicate(timeout=30)
+                time.sleep(0.05)
         (child,) = _children(workers[0].pid)  # the pool process running a shard
         os.kill(child, signal.SIGKILL)
         killed_at = len(talkstack_server.placed_numbers())
