@@ -165,13 +165,18 @@ class PortalRunner:
         assert loop is not None
         hop = _Hop(function, args, kwargs)
         try:
-            # In a copy of the caller's context: its context variables (an OpenTelemetry span,
-            # a request id) are what the coroutine sees, as if it ran in the calling thread.
-            loop.call_soon_threadsafe(hop.start, loop, context=contextvars.copy_context())
-        except RuntimeError:  # the loop stopped: closed by another thread meanwhile
-            raise ClientClosedError("the Talkstack client is closed; create a new one") from None
-        try:
-            hop.done.acquire()  # interruptible: Ctrl-C lands here
+            try:
+                # In a copy of the caller's context: its context variables (an OpenTelemetry
+                # span, a request id) are what the coroutine sees, as if run in this thread.
+                loop.call_soon_threadsafe(hop.start, loop, context=contextvars.copy_context())
+            except RuntimeError:  # the loop stopped: closed by another thread meanwhile
+                raise ClientClosedError(
+                    "the Talkstack client is closed; create a new one"
+                ) from None
+            # Interruptible: Ctrl-C lands here, or inside call_soon_threadsafe once the hop is
+            # already queued: either way the hop is abandoned, so that no coroutine is left
+            # running (a generator's aclose() would then find it "already running").
+            hop.done.acquire()
         except BaseException:
             if not hop.finished:
                 hop.abandon(loop)
