@@ -60,6 +60,7 @@ from talkstack_async._webhooks import (
     unwrap_call_status_event,
 )
 from talkstack_async.campaigns._adaptive import DEFAULT_RATE_LIMIT_POLICY, RateLimitPolicy
+from talkstack_async.campaigns._redial import Redial, RedialPolicy
 from talkstack_async.campaigns._windows import WEEKDAYS, CallingWindow, Clock, SystemClock
 from talkstack_async.models import (
     ActiveProjectUpdate,
@@ -73,6 +74,7 @@ from talkstack_async.models import (
     CallRequestLike,
     CallStatus,
     CallStatusEvent,
+    DialAttempt,
     DialOutcome,
     DialProgress,
     DialStatus,
@@ -125,6 +127,7 @@ __all__ = [
     "ClientClosedError",
     "Clock",
     "ConflictError",
+    "DialAttempt",
     "DialInterruptedError",
     "DialOutcome",
     "DialProgress",
@@ -151,6 +154,8 @@ __all__ = [
     "QuestionType",
     "RateLimitError",
     "RateLimitPolicy",
+    "Redial",
+    "RedialPolicy",
     "RequestEvent",
     "RequestOptions",
     "ResponseEvent",

@@ -40,7 +40,7 @@ from collections.abc import (
     Iterator,
 )
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import anyio
@@ -73,9 +73,16 @@ from talkstack_async.campaigns._adaptive import (
 from talkstack_async.campaigns._ledger import ClaimLostError, Ledger
 from talkstack_async.campaigns._open import check_ledger_options, open_ledger
 from talkstack_async.campaigns._pacing import RedisPacing
+from talkstack_async.campaigns._redial import RedialPolicy, attempt_digest
 from talkstack_async.campaigns._windows import CallingWindow, Clock, SystemClock, zones_for
 from talkstack_async.models.call import Call, PlacedCall
-from talkstack_async.models.dial import CallRequest, DialOutcome, DialProgress, DialStatus
+from talkstack_async.models.dial import (
+    CallRequest,
+    DialAttempt,
+    DialOutcome,
+    DialProgress,
+    DialStatus,
+)
 
 __all__ = ["DialSettings", "dial"]
 
@@ -101,6 +108,7 @@ class DialSettings:
     on_rate_limit: RateLimitPolicy | None = DEFAULT_RATE_LIMIT_POLICY
     window: CallingWindow | None = None
     clock: Clock | None = None
+    redial: RedialPolicy | None = None
 
     def check(self) -> None:
         concurrency = self.concurrency
@@ -127,6 +135,8 @@ class DialSettings:
             raise ValidationError("window", "must be a CallingWindow or None")
         if self.clock is not None and not callable(getattr(self.clock, "now", None)):
             raise ValidationError("clock", "must have now() and async sleep(seconds)")
+        if self.redial is not None and not isinstance(self.redial, RedialPolicy):
+            raise ValidationError("redial", "must be a RedialPolicy or None")
 
 
 async def dial(
@@ -144,6 +154,8 @@ async def dial(
             "requests", "must be an iterable of requests (one number? put it in a list)"
         )
     settings.check()
+    if settings.redial is not None and watch is None:
+        raise ValidationError("redial", "a redial policy needs each call watched to its end")
     journal: Ledger | None
     pacing: RedisPacing | None = None
     owned = True
@@ -216,7 +228,8 @@ class _Run:
         self.failure: BaseException | None = None
         self.stopping = False
         self.waiting: tuple[int, Any, CallRequest] | None = None
-        self.unstarted: dict[int, tuple[Any, CallRequest, bytes]] = {}
+        self.unstarted: dict[int, _Input] = {}
+        self.redial = settings.redial
         policy = settings.on_rate_limit
         self.adaptive = adaptive or (
             AdaptiveRate(settings.rate, policy) if policy is not None else None
@@ -230,8 +243,9 @@ class _Run:
         self.in_flight = 0
         self.totals = dict.fromkeys(DialStatus, 0)
         self.clock: Clock = settings.clock or SystemClock()
-        # Inputs waiting for their calling window: (opens, index, item, request, digest).
-        self.scheduled: list[tuple[datetime, int, Any, CallRequest, bytes]] = []
+        # Inputs waiting for their calling window or their redial: (due, index, input).
+        self.scheduled: list[tuple[datetime, int, _Input]] = []
+        self.waits = {"window": 0, "redial": 0}
         self.scheduler: asyncio.Task[None] | None = None
         self.wake = asyncio.Event()
 
@@ -297,96 +311,166 @@ class _Run:
             verdict: Verdict | str = Verdict.REPEAT if digest in self.seen else Verdict.NEW
             self.seen.set(digest, 0)
         else:
-            assert self.journal is not None
-            admitted = self.journal.admit(digest)
-            # A shared ledger looks the request up; the file journal knows at once.
-            verdict = admitted if isinstance(admitted, (Verdict, str)) else await admitted
+            verdict = await self._admitted(digest)
         if verdict is Verdict.REPEAT:
             detail = "the same request came earlier in this run"
             self.emit(_outcome(index, item, DialStatus.SKIPPED, detail, request, digest))
             return
         if isinstance(verdict, str):  # an earlier run placed it, or may have
-            self.emit(_journalled(index, item, request, digest, verdict))
+            if verdict and self.redial is not None:
+                await self._resume(_Input(index, item, request, digest), verdict)
+            else:
+                self.emit(_journalled(index, item, request, digest, verdict))
             return
-        if settings.window is not None and not await self._in_window(index, item, request, digest):
-            return
-        await self._start(index, item, request, digest)
+        await self._when_in_window(_Input(index, item, request, digest))
 
-    async def _start(self, index: int, item: Any, request: CallRequest, digest: bytes) -> None:
-        """Pace, then start the placement's task."""
-        if self.pacer is not None:
+    async def _admitted(self, digest: bytes) -> Verdict | str:
+        assert self.journal is not None
+        admitted = self.journal.admit(digest)
+        # A shared ledger looks the request up; the file journal knows at once.
+        return admitted if isinstance(admitted, (Verdict, str)) else await admitted
+
+    async def _when_in_window(self, entry: _Input) -> None:
+        """Start the placement now if its window is open (or there is none), else wait."""
+        if self.settings.window is not None:
+            opens = self._window_opens(entry)
+            if opens is None:
+                return  # no window at all: its FAILED outcome is out
+            if opens > self.clock.now():
+                await self._wait_until(opens, entry, "window")
+                return
+        await self._start(entry)
+
+    async def _start(self, entry: _Input) -> None:
+        """Pace, then start the placement's task (watching an earlier run's call: at once)."""
+        if self.pacer is not None and (entry.chain is None or entry.chain.earlier is None):
+            index, item, request = entry.index, entry.item, entry.request
             self.waiting = (index, item, request)
             await self.pacer.wait()
             self.waiting = None
             if self.failure is not None:
-                detail = "run failed"
-                self.emit(_outcome(index, item, DialStatus.NOT_ATTEMPTED, detail, request, digest))
+                self.emit(_not_attempted(entry, "run failed"))
                 return
-        self.unstarted[index] = (item, request, digest)
-        task = asyncio.create_task(self.place(index, item, request, digest))
+        self.unstarted[entry.index] = entry
+        task = asyncio.create_task(self.place(entry))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    # -- calling windows -----------------------------------------------------------------
+    # -- redial policies -----------------------------------------------------------------
 
-    async def _in_window(self, index: int, item: Any, request: CallRequest, digest: bytes) -> bool:
-        """True to dial now; else the input failed (no window at all) or waits for its window
-        (its slot given back, a ``scheduled`` record in the journal)."""
+    async def _resume(self, entry: _Input, sid: str) -> None:
+        """Continue an input's redial schedule from what earlier runs journalled: attempt
+        after attempt, each's end; watch one whose end was not seen, redial when due."""
+        assert self.journal is not None
+        assert self.redial is not None
+        chain = entry.chain = _Chain()
+        while True:
+            key = attempt_digest(entry.digest, chain.number)
+            call = PlacedCall(sid=sid, to=entry.request.number)
+            ended = await self.journal.ended(key)
+            if ended is None:  # placed, its end not known: learn it (a read), then go on
+                chain.earlier = call
+                await self._start(entry)
+                return
+            status, ended_at = ended
+            attempt = DialAttempt(
+                chain.number, key.hex(), DialStatus.SKIPPED, call, status, ended_at
+            )
+            chain.attempts += (attempt,)
+            due = self.redial.next_attempt(status, chain.number, ended_at or self.clock.now())
+            if due is None:
+                detail = f"placed by an earlier run; {_ends(chain.attempts)}"
+                self.emit(_chained(_journalled(*entry.fields, sid), chain, detail))
+                return
+            chain.number += 1
+            verdict = await self._admitted(attempt_digest(entry.digest, chain.number))
+            if verdict is Verdict.NEW:
+                await self._redial_when_due(entry, due)
+                return
+            if not isinstance(verdict, str) or not verdict:
+                detail = f"redial {chain.number} was attempted by an earlier run that did not "
+                detail += "learn the result; it may have been placed"
+                index, item = entry.index, entry.item
+                outcome = _outcome(index, item, DialStatus.SKIPPED, detail, *entry.named)
+                self.emit(_chained(outcome, chain, detail))
+                return
+            sid = verdict
+
+    async def _redial_when_due(self, entry: _Input, due: datetime) -> None:
+        if due > self.clock.now():
+            await self._wait_until(due, entry, "redial")
+        else:
+            await self._when_in_window(entry)
+
+    # -- waiting: calling windows and redials --------------------------------------------
+
+    def _window_opens(self, entry: _Input) -> datetime | None:
+        """When the input's window opens (now, if open); None: it has none (FAILED)."""
         window = self.settings.window
         assert window is not None
+        request = entry.request
         try:
             zones = zones_for(request.number, request.timezone)
         except ValidationError as exc:
-            self.emit(_outcome(index, item, DialStatus.FAILED, "no calling window; not sent",
-                               request, digest, error=exc))  # fmt: skip
-            return False
-        now = self.clock.now()
-        opens = window.next_open(now, zones)
+            self.emit(_not_sent(entry, exc))
+            return None
+        opens = window.next_open(self.clock.now(), zones)
         if opens is None:
             error = ValidationError(
                 "timezone",
                 "no moment in the coming week is inside the calling window in all of this "
                 f"number's {len(zones)} time zones: give the input its timezone",
             )
-            detail = "no calling window; not sent"
-            self.emit(
-                _outcome(index, item, DialStatus.FAILED, detail, request, digest, error=error)
-            )
-            return False
-        if opens <= now:
-            return True
-        if self.journal is not None:
-            record = {"event": "scheduled", "key": digest.hex(), "at": opens.isoformat()}
-            await asyncio.shield(self.journal.submit(record))
-        heapq.heappush(self.scheduled, (opens, index, item, request, digest))
-        if self.scheduled[0][1] == index:
+            self.emit(_not_sent(entry, error))
+        return opens
+
+    async def _wait_until(self, due: datetime, entry: _Input, why: str) -> None:
+        """Keep the input waiting until ``due`` (its slot given back meanwhile: others go on),
+        then start it; the journal records it as ``scheduled``."""
+        entry.why, entry.due = why, due
+        heapq.heappush(self.scheduled, (due, entry.index, entry))
+        self.waits[why] += 1
+        if self.scheduled[0][1] == entry.index:
             self.wake.set()  # the earliest now: the scheduler's sleep was too long
-        self.slots.release()  # others go on meanwhile; taken again when the window opens
+        self.slots.release()  # taken again when it is due
         if self.scheduler is None or self.scheduler.done():
-            self.scheduler = asyncio.create_task(self._release_when_open())
+            self.scheduler = asyncio.create_task(self._release_when_due())
             self.tasks.add(self.scheduler)
             self.scheduler.add_done_callback(self.tasks.discard)
-        return False
+        if self.journal is not None:  # after the heap: a stop meanwhile still reports it
+            key = attempt_digest(entry.digest, entry.chain.number if entry.chain else 0).hex()
+            record = {"event": "scheduled", "key": key, "why": why, "at": due.isoformat()}
+            await asyncio.shield(self.journal.submit(record))
 
-    async def _release_when_open(self) -> None:
-        """Start each waiting input when its window opens, earliest first."""
+    async def _release_when_due(self) -> None:
+        """Start each waiting input when it is due, earliest first."""
         while self.scheduled and self.failure is None:
-            opens = self.scheduled[0][0]
-            left = (opens - self.clock.now()).total_seconds()
+            due = self.scheduled[0][0]
+            left = (due - self.clock.now()).total_seconds()
             if left > 0:
                 await self._sleep_unless_woken(left)
                 continue
-            _, index, item, request, digest = heapq.heappop(self.scheduled)
+            _, _, entry = heapq.heappop(self.scheduled)
+            self.waits[entry.why] -= 1
+            if entry.why == "redial" and self.settings.window is not None:
+                opens = self._window_opens(entry)  # the redial is due: is its window open?
+                if opens is None:
+                    continue
+                if opens > self.clock.now():
+                    entry.why, entry.due = "window", opens
+                    heapq.heappush(self.scheduled, (opens, entry.index, entry))
+                    self.waits["window"] += 1
+                    continue
             await self.slots.acquire()
             if self.failed:  # it failed while this one waited for a slot
-                self._not_attempted_waiting([(opens, index, item, request, digest)], "run failed")
+                self._not_attempted_waiting([(due, entry.index, entry)], "run failed")
                 break
-            await self._start(index, item, request, digest)
+            await self._start(entry)
         if self.failure is not None:
             self._not_attempted_waiting(self.scheduled, "run failed")
 
     async def _sleep_unless_woken(self, seconds: float) -> None:
-        """The clock's sleep, cut short when an input that opens earlier is scheduled."""
+        """The clock's sleep, cut short when an input that is due earlier is scheduled."""
         self.wake.clear()
         sleeper = asyncio.ensure_future(self.clock.sleep(seconds))
         waker = asyncio.ensure_future(self.wake.wait())
@@ -398,90 +482,150 @@ class _Run:
             await asyncio.gather(sleeper, waker, return_exceptions=True)
 
     def _not_attempted_waiting(self, entries: list[Any], why: str) -> None:
-        for _, index, item, request, digest in sorted(entries, key=lambda e: e[1]):
-            detail = f"{why} while it waited for its calling window"
-            self.emit(_outcome(index, item, DialStatus.NOT_ATTEMPTED, detail, request, digest))
+        for _, _, entry in sorted(entries, key=lambda e: e[1]):
+            self.waits[entry.why] -= 1
+            if entry.why == "redial":
+                detail = f"{why} while it waited to redial (due {entry.due:%Y-%m-%d %H:%M} UTC)"
+                outcome = _chained(_not_attempted(entry, detail), entry.chain, detail)
+                self.emit(attrs.evolve(outcome, redial_at=entry.due))
+            else:
+                self.emit(_not_attempted(entry, f"{why} while it waited for its calling window"))
         entries.clear()
 
     # -- one placement -------------------------------------------------------------------
 
-    async def place(self, index: int, item: Any, request: CallRequest, digest: bytes) -> None:
+    async def place(self, entry: _Input) -> None:
         # From here on every path emits this request's outcome; a task cancelled before its
         # first step never gets here, and stop() reports it instead.
-        del self.unstarted[index]
-        key = digest.hex()
-        detail = "run stopped before sending"
-        base = _outcome(index, item, DialStatus.NOT_ATTEMPTED, detail, request, digest)
-        journal = self.journal
-        outcome: DialOutcome | None = None
-        attempt: _Receipt | None = None
-        result: _Receipt | None = None
-        sent = False  # once True, the request may have reached the server
+        del self.unstarted[entry.index]
+        chain = entry.chain
+        number = chain.number if chain is not None else 0
+        p = _Placement(attempt_digest(entry.digest, number).hex())
+        base = _not_attempted(entry, "run stopped before sending")
         self.in_flight += 1
         try:
             async with self.slot():  # the campaign's shared pacing, if any
-                if journal is not None:
-                    attempt = journal.submit(_journal.attempt_record(key, index, request.number))
-                    try:
-                        await asyncio.shield(attempt)  # a cancelled waiter must not hide its fate
-                    except ClaimLostError as lost:  # another process is placing it
-                        self.in_flight -= 1
-                        self.emit(_journalled(index, item, request, digest, lost.verdict, True))
-                        return
-                if self.pacing is not None:
-                    await self.pacing.wait_for_rate(await self._rate())
-                sent = True
-                outcome = await self._send(base, request)
-                if self.adaptive is not None:
-                    outcome = await self._follow_the_server(outcome, base, request)
-                if journal is not None:
-                    result = journal.submit(_result(key, outcome))
-                    await asyncio.shield(result)
-                if outcome.call is not None and self.watch is not None:
-                    outcome = await self._watch(outcome, request, key)
+                if chain is not None and chain.earlier is not None:
+                    # An earlier run placed this attempt and did not see it end.
+                    call, chain.earlier = chain.earlier, None
+                    placed, detail = DialStatus.PLACED, "placed by an earlier run"
+                    p.outcome = attrs.evolve(base, status=placed, call=call, detail=detail)
+                elif not await self._claim_and_send(p, base, entry):
+                    self.in_flight -= 1
+                    assert p.lost is not None
+                    outcome = _journalled(*entry.fields, p.lost, True)
+                    self.emit(_chained(outcome, chain, outcome.detail))
+                    return
+                assert p.outcome is not None
+                if p.outcome.call is not None and self.watch is not None:
+                    p.outcome = await self._watch(p, entry.request)
         except asyncio.CancelledError:
             self.in_flight -= 1
-            self._settle_stopped(outcome or _stopped(base, sent), key, attempt)
+            outcome = self._this_attempt(p.outcome or _stopped(base, p.sent), p, entry)
+            self._settle_stopped(outcome, p.key, p.attempt)
             raise
         except Exception as exc:  # the journal failed: stop the run, keep the outcome
             self.fail(exc)
         self.in_flight -= 1
-        self.emit(_as_journalled(outcome or _stopped(base, sent), attempt, result))
+        outcome = _as_journalled(p.outcome or _stopped(base, p.sent), p.attempt, p.result)
+        outcome = self._this_attempt(outcome, p, entry)
+        if self.redial is not None and self.failure is None:
+            due = self._redial_due(outcome, p)
+            if due is not None:
+                assert entry.chain is not None
+                entry.chain.number += 1
+                await self._redial_when_due(entry, due)
+                return
+        self.emit(outcome)
 
-    async def _rate(self) -> float | None:
-        return await self.adaptive.rate() if self.adaptive is not None else self.settings.rate
-
-    async def _follow_the_server(
-        self, outcome: DialOutcome, base: DialOutcome, request: CallRequest
-    ) -> DialOutcome:
-        """Send again a placement the server refused for its rate (a certain refusal), after
-        its ``Retry-After``, slowing the campaign down (``campaigns._adaptive``)."""
-        adaptive = self.adaptive
-        assert adaptive is not None
-        policy = adaptive.policy
+    async def _claim_and_send(self, p: _Placement, base: DialOutcome, entry: _Input) -> bool:
+        """Claim the attempt in the journal, pace, send. A refusal for the server's rate (a
+        certain refusal) is journalled as not placed, waited out (its ``Retry-After``, the
+        campaign slowing down: ``campaigns._adaptive``), claimed again and sent again, at
+        most ``max_attempts`` times. False: another process of the campaign holds the claim
+        (``p.lost``): nothing was sent."""
+        journal, adaptive = self.journal, self.adaptive
+        number = entry.chain.number if entry.chain is not None else 0
         refusals = 0
-        while outcome.status is DialStatus.FAILED and is_rate_refusal(outcome.error):
+        while True:
+            if journal is not None:
+                record = _journal.attempt_record(
+                    p.key, entry.index, entry.request.number, attempt=number, of=entry.key
+                )
+                p.attempt = journal.submit(record)
+                try:
+                    await asyncio.shield(p.attempt)  # a cancelled waiter must not hide its fate
+                except ClaimLostError as lost:  # another process is placing it
+                    p.lost = lost.verdict
+                    return False
+            if self.pacing is not None:
+                await self.pacing.wait_for_rate(await self._rate())
+            p.sent, p.outcome = True, None  # from here the request may reach the server
+            p.outcome = outcome = await self._send(base, entry.request)
+            if adaptive is None or not (
+                outcome.status is DialStatus.FAILED and is_rate_refusal(outcome.error)
+            ):
+                break
             refusals += 1
-            if refusals > policy.max_attempts:
+            if refusals > adaptive.policy.max_attempts:
                 detail = f"not placed: refused for the server's rate {refusals} times"
-                return attrs.evolve(outcome, detail=detail)
-            retry_after = getattr(outcome.error, "retry_after", None)
-            delay = policy.delay(refusals, retry_after)
+                p.outcome = attrs.evolve(outcome, detail=detail)
+                break
+            delay = adaptive.policy.delay(refusals, getattr(outcome.error, "retry_after", None))
             await adaptive.refused(delay)
+            detail = "not placed: refused for the server's rate; the run stopped before resending"
+            p.outcome, p.sent = attrs.evolve(outcome, detail=detail), False
+            if journal is not None:  # certainly not placed, durably: a kill meanwhile leaves
+                # it to a re-run, which dials it
+                until = datetime.now(timezone.utc) + timedelta(seconds=delay)
+                p.result = journal.submit({**_result(p.key, p.outcome), "until": until.isoformat()})
+                await asyncio.shield(p.result)
             adaptive.backing_off += 1
             try:
                 await asyncio.sleep(delay)
                 await adaptive.wait_for_pause()
                 if self.pacer is not None:
                     await self.pacer.wait()
-                if self.pacing is not None:
-                    await self.pacing.wait_for_rate(await self._rate())
             finally:
                 adaptive.backing_off -= 1
-            outcome = await self._send(base, request)
-        if outcome.status is DialStatus.PLACED:
+        if adaptive is not None and p.outcome.status is DialStatus.PLACED:
             await adaptive.accepted()
-        return outcome
+        if journal is not None:
+            p.result = journal.submit(_result(p.key, p.outcome))
+            await asyncio.shield(p.result)
+        return True
+
+    def _this_attempt(self, outcome: DialOutcome, p: _Placement, entry: _Input) -> DialOutcome:
+        """With a redial policy: ``outcome`` with this attempt added to the input's."""
+        if self.redial is None:
+            return outcome
+        chain = entry.chain = entry.chain or _Chain()
+        final = outcome.final
+        attempt = DialAttempt(
+            chain.number,
+            p.key,
+            outcome.status,
+            outcome.call,
+            str(final.status) if final is not None and final.status is not None else None,
+            p.ended_at,
+            outcome.error or outcome.final_error,
+        )
+        chain.attempts += (attempt,)
+        detail = outcome.detail
+        if len(chain.attempts) > 1:
+            detail = f"{detail}; {_ends(chain.attempts)}" if detail else _ends(chain.attempts)
+        return _chained(outcome, chain, detail)
+
+    def _redial_due(self, outcome: DialOutcome, p: _Placement) -> datetime | None:
+        assert self.redial is not None
+        final = outcome.final
+        if outcome.status is not DialStatus.PLACED or final is None or final.status is None:
+            return None
+        redials = len(outcome.attempts) - 1
+        return self.redial.next_attempt(str(final.status), redials, p.ended_at or self.clock.now())
+
+    async def _rate(self) -> float | None:
+        return await self.adaptive.rate() if self.adaptive is not None else self.settings.rate
 
     async def _send(self, base: DialOutcome, request: CallRequest) -> DialOutcome:
         try:
@@ -510,15 +654,21 @@ class _Run:
             return True
         return isinstance(error, BadRequestError) and bool(_MISSING_PARENT.search(error.message))
 
-    async def _watch(self, outcome: DialOutcome, request: CallRequest, key: str) -> DialOutcome:
+    async def _watch(self, p: _Placement, request: CallRequest) -> DialOutcome:
+        outcome = p.outcome
         assert self.watch is not None
+        assert outcome is not None
         assert outcome.call is not None
         try:
             final = await self.watch(request, outcome.call.sid)
         except TalkstackError as exc:
             return attrs.evolve(outcome, final_error=exc)
+        p.ended_at = self.clock.now()
         if self.journal is not None and final.status is not None:
-            await self.journal.write(_journal.final_record(key, str(final.status)))
+            record = _journal.final_record(
+                p.key, str(final.status), sid=outcome.call.sid, ended=p.ended_at
+            )
+            await self.journal.write(record)
         return attrs.evolve(outcome, final=final)
 
     def _settle_stopped(self, outcome: DialOutcome, key: str, attempt: _Receipt | None) -> None:
@@ -563,8 +713,9 @@ class _Run:
                     not_attempted=totals[DialStatus.NOT_ATTEMPTED],
                     backing_off=self.adaptive.backing_off if self.adaptive is not None else 0,
                     rate=self.adaptive.current if self.adaptive is not None else settings.rate,
-                    waiting_for_window=len(self.scheduled),
+                    waiting_for_window=self.waits["window"],
                     next_window=self.scheduled[0][0] if self.scheduled else None,
+                    waiting_to_redial=self.waits["redial"],
                 )
             )
         except Exception as exc:
@@ -588,9 +739,9 @@ class _Run:
         for outcome, attempt, last in self.settled:
             self.emit(_as_journalled(outcome, attempt, last))
         self.settled.clear()
-        for index, (item, request, digest) in sorted(self.unstarted.items()):
-            detail = "run stopped before sending"
-            self.emit(_outcome(index, item, DialStatus.NOT_ATTEMPTED, detail, request, digest))
+        for _, entry in sorted(self.unstarted.items()):
+            outcome = _not_attempted(entry, "run stopped before sending")
+            self.emit(_chained(outcome, entry.chain, outcome.detail))
         self.unstarted.clear()
         self._not_attempted_waiting(self.scheduled, "the run stopped")
 
@@ -598,9 +749,80 @@ class _Run:
 _END: Any = object()
 
 
+@attrs.define
+class _Chain:
+    """An input's attempts under a redial policy."""
+
+    number: int = 0  # the attempt to make next (0: the first call)
+    attempts: tuple[DialAttempt, ...] = ()
+    earlier: PlacedCall | None = None  # resumed: attempt ``number``, placed, end not seen
+
+
+@attrs.define
+class _Input:
+    """An input read and checked, on its way to its outcome."""
+
+    index: int
+    item: Any
+    request: CallRequest
+    digest: bytes
+    chain: _Chain | None = None
+    why: str = ""  # while it waits: "window" or "redial"
+    due: datetime | None = None
+
+    @property
+    def fields(self) -> tuple[int, Any, CallRequest, bytes]:
+        return self.index, self.item, self.request, self.digest
+
+    @property
+    def named(self) -> tuple[CallRequest, bytes]:
+        return self.request, self.digest
+
+    @property
+    def key(self) -> str:
+        return self.digest.hex()
+
+
+@attrs.define
+class _Placement:
+    """One attempt's state, as far as it got (read when it is cancelled)."""
+
+    key: str  # the attempt's key, hex
+    outcome: DialOutcome | None = None
+    attempt: _Receipt | None = None  # the claim's journal write
+    result: _Receipt | None = None  # the result's
+    sent: bool = False  # once True, the request may have reached the server
+    lost: str | None = None  # the verdict of the process that claimed it first
+    ended_at: datetime | None = None  # when the call was seen to end (the run's clock)
+
+
 @contextlib.asynccontextmanager
 async def _no_slot() -> AsyncIterator[None]:
     yield
+
+
+def _not_attempted(entry: _Input, detail: str) -> DialOutcome:
+    return _outcome(entry.index, entry.item, DialStatus.NOT_ATTEMPTED, detail, *entry.named)
+
+
+def _not_sent(entry: _Input, error: ValidationError) -> DialOutcome:
+    """No calling window for this input: FAILED, nothing sent."""
+    detail = "no calling window; not sent"
+    outcome = _outcome(entry.index, entry.item, DialStatus.FAILED, detail, *entry.named)
+    return _chained(attrs.evolve(outcome, error=error), entry.chain, detail)
+
+
+def _chained(outcome: DialOutcome, chain: _Chain | None, detail: str) -> DialOutcome:
+    """``outcome`` with the input's attempts (a redial policy) and ``detail``."""
+    if chain is None or not chain.attempts:
+        return outcome
+    return attrs.evolve(outcome, attempts=chain.attempts, detail=detail)
+
+
+def _ends(attempts: tuple[DialAttempt, ...]) -> str:
+    """How an input's calls went: "3 attempts: busy, no-answer, completed"."""
+    ends = ", ".join(a.ended or a.status.value for a in attempts)
+    return f"{len(attempts)} attempt{'s' if len(attempts) > 1 else ''}: {ends}"
 
 
 def _outcome(

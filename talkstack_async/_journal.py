@@ -50,6 +50,7 @@ __all__ = ["DialJournal", "JournalInUseError", "JournalWriteError"]
 
 FORMAT = 1
 _MAYBE_PLACED = ""  # the sid of a request that may have been placed, for all we know
+_PLACED_EVENTS = ("placed", "final")  # records that carry a placed call's sid
 _READ_AHEAD = 1024  # bytes read at a record's offset to get the whole line
 _SLICE = 128 * 1024  # bytes read and applied between two turns of the event loop (~5 ms)
 
@@ -162,9 +163,17 @@ class DialJournal:
             await self.write({**result_record(key, "failed", error=note), "reconciled": note})
             self._index.discard(digest)
 
+    async def ended(self, digest: bytes) -> Ended | None:
+        """How the call placed for ``digest`` ended, as journalled (a ``final`` record), with
+        when the run saw it end; None when no end is recorded."""
+        value = self._index.get(digest)
+        if value is None or not value >> 1:
+            return None
+        return ended_from(_read_line(self._fd, value >> 1))
+
     def _verdict(self, offset: int) -> str:
         record = _read_line(self._fd, offset)
-        if record.get("event") == "placed":
+        if record.get("event") in _PLACED_EVENTS:
             return str(record.get("sid") or _MAYBE_PLACED)
         return _MAYBE_PLACED
 
@@ -318,8 +327,14 @@ def _fsync_directory(path: Path) -> None:
         os.close(fd)
 
 
-def attempt_record(key: str, index: int, number: str) -> dict[str, Any]:
-    return {"event": "attempt", "key": key, "index": index, "number": number, "at": _now()}
+def attempt_record(
+    key: str, index: int, number: str, *, attempt: int = 0, of: str | None = None
+) -> dict[str, Any]:
+    """A claim before sending; a redial (``attempt`` > 0) also names its input's key."""
+    record = {"event": "attempt", "key": key, "index": index, "number": number, "at": _now()}
+    if attempt:
+        record.update(attempt=attempt, of=of)
+    return record
 
 
 def result_record(
@@ -334,8 +349,25 @@ def result_record(
     return record
 
 
-def final_record(key: str, status: str) -> dict[str, Any]:
-    return {"event": "final", "key": key, "status": status}
+def final_record(key: str, status: str, *, sid: str, ended: datetime) -> dict[str, Any]:
+    """How a placed call ended; ``ended`` is by the run's clock (a redial is due from it)."""
+    return {"event": "final", "key": key, "status": status, "sid": sid, "ended": _iso(ended)}
+
+
+Ended = tuple[str, "datetime | None"]
+"""How a call ended (its status) and when the run saw it end."""
+
+
+def ended_from(record: Mapping[str, Any]) -> Ended | None:
+    """A ``final`` record's (status, ended), or None for any other record."""
+    if record.get("event") != "final" or not isinstance(record.get("status"), str):
+        return None
+    text = record.get("ended")
+    try:
+        at = datetime.fromisoformat(text.replace("Z", "+00:00")) if isinstance(text, str) else None
+    except ValueError:
+        at = None
+    return str(record["status"]), at
 
 
 class _Loader:
@@ -444,8 +476,8 @@ def _apply(
     elif event == "unknown":
         if current is None:
             index.set(digest, mark)
-    elif event == "placed":
-        index.set(digest, mark)
+    elif event == "placed" or (event == "final" and record.get("sid")):
+        index.set(digest, mark)  # a final record (with its sid) also says how the call ended
     elif event == "failed":
         index.discard(digest)  # certainly not placed: a re-run may send it
     elif event == "not_attempted":
@@ -475,4 +507,8 @@ def _line(record: Mapping[str, Any]) -> bytes:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return _iso(datetime.now(timezone.utc))
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")

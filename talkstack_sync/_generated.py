@@ -42,6 +42,7 @@ from talkstack_async import (
     PlacedCall,
     Project,
     RateLimitPolicy,
+    RedialPolicy,
     RequestOptions,
     RetryPolicy,
     SessionFactory,
@@ -579,6 +580,7 @@ class CallsResource(SyncResource):
         on_rate_limit: RateLimitPolicy | None = DEFAULT_RATE_LIMIT_POLICY,
         window: CallingWindow | None = None,
         clock: Clock | None = None,
+        redial: RedialPolicy | None = None,
         **options: Unpack[ExtraOptions],
     ) -> Generator[DialOutcome, None, None]:
         """Place many calls, at most ``concurrency`` at once and ``rate`` per second, and yield
@@ -631,6 +633,12 @@ class CallsResource(SyncResource):
                 conservative when it has several); inputs outside it wait for it.
             clock: Where the window's time comes from (``now()``, ``async sleep()``); tests
                 pass a fake one.
+            redial: A ``RedialPolicy``: an input whose call ended ``busy``, ``no-answer``,
+                ``voicemail`` or ``failed`` (as configured) is dialled again, up to ``times``
+                times, each at least ``after`` its last call ended (and inside ``window``).
+                Each attempt is its own placement in the journal (exactly once per attempt; a
+                resume continues the schedule); the outcome lists them in ``attempts``.
+                Implies ``wait_until_finished``.
 
         Yields:
             One ``DialOutcome`` per input.
@@ -655,6 +663,7 @@ class CallsResource(SyncResource):
                 on_rate_limit=on_rate_limit,
                 window=window,
                 clock=clock,
+                redial=redial,
                 **options,
             ),
         )

@@ -7,7 +7,12 @@ sees all of them):
 * ``state`` (hash): digest -> the request's claim, JSON: ``{"s": "attempt" | "unknown" |
   "placed", "r": run, "n": number, "t": ms, "sid": ...}``. A request absent here is free to dial.
 * ``failed`` (hash): digest -> why it was certainly not placed (a re-run dials it again).
-* ``final`` (hash): digest -> how the call ended (``wait_until_finished``).
+* ``final`` (hash): digest -> how the call ended (``wait_until_finished``), JSON:
+  ``{"status": ..., "sid": ..., "ended": iso}`` (a redial policy resumes from it).
+* ``waiting`` (hash): digest -> why an input waits and until when, JSON ``{"w": "window" |
+  "redial" | "backoff", "u": ms, "r": run}``: what ``campaigns status`` counts. Claiming the
+  request removes it, and a run removes its own when it stops; ``runs`` (hash: run -> ms)
+  is each waiting run's heartbeat, so the entries a killed process left are told apart.
 * ``meta`` (hash): when the campaign began, its settings.
 
 The claim is one script run by the server (atomic): it writes the claim only when the request
@@ -24,6 +29,7 @@ server's settings and warns (:class:`LedgerDurabilityWarning`) when they are wea
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import secrets
 import time
@@ -33,7 +39,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from talkstack_async._errors import ValidationError
-from talkstack_async._journal import Verdict
+from talkstack_async._journal import Ended, Verdict, ended_from
 from talkstack_async._journal_index import DigestIndex
 from talkstack_async.campaigns._ledger import ClaimLostError, Unknown
 
@@ -52,9 +58,11 @@ class LedgerDurabilityWarning(UserWarning):
     """The Redis server may lose recent claims in a crash (see the module docstring)."""
 
 
-# KEYS: state, failed. ARGV: digest, claim JSON, run. Returns nil when this run holds the
-# claim (a re-sent claim of its own included), else the holder's claim.
+# KEYS: state, failed, waiting. ARGV: digest, claim JSON, run. Returns nil when this run holds
+# the claim (a re-sent claim of its own included), else the holder's claim. Either way the
+# request no longer waits.
 _CLAIM = """
+redis.call('HDEL', KEYS[3], ARGV[1])
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 if current then
   local ok, held = pcall(cjson.decode, current)
@@ -98,6 +106,22 @@ return 1
 """
 
 
+# KEYS: waiting. ARGV: run, digests... Removes the entries of this run among them.
+_UNWAIT = """
+for i = 2, #ARGV do
+  local current = redis.call('HGET', KEYS[1], ARGV[i])
+  if current then
+    local ok, entry = pcall(cjson.decode, current)
+    if ok and entry['r'] == ARGV[1] then redis.call('HDEL', KEYS[1], ARGV[i]) end
+  end
+end
+return 1
+"""
+
+_HEARTBEAT = 10.0  # seconds between a waiting run's heartbeats
+_ALIVE = 3 * _HEARTBEAT  # a run not heard of for this long has stopped
+
+
 def campaign_prefix(campaign: str) -> str:
     """The key prefix of ``campaign`` (a name of letters, digits, ``-_.:``)."""
     if (
@@ -126,10 +150,14 @@ class RedisLedger:
         self._redis = client
         self.campaign = campaign
         self._prefix = campaign_prefix(campaign)
-        self._keys = {name: self._prefix + name for name in ("state", "failed", "final", "meta")}
+        names = ("state", "failed", "final", "meta", "waiting", "runs")
+        self._keys = {name: self._prefix + name for name in names}
         self._expire = None if expire_after is None else int(expire_after)
         self._claim = client.register_script(_CLAIM)
         self._result = client.register_script(_RESULT)
+        self._unwait = client.register_script(_UNWAIT)
+        self._waits: set[str] = set()  # the digests this run marked as waiting
+        self._heart: asyncio.Task[None] | None = None
         self._seen = DigestIndex()
         self._pending: set[asyncio.Future[None]] = set()
         self._closed = False
@@ -216,7 +244,9 @@ class RedisLedger:
     async def _apply(self, record: Mapping[str, Any]) -> None:
         event, key = record.get("event"), str(record.get("key"))
         state, failed = self._keys["state"], self._keys["failed"]
-        if event == "attempt":
+        if event == "scheduled":
+            await self._wait(key, str(record.get("why", "window")), record.get("at"))
+        elif event == "attempt":
             claim = json.dumps(
                 {
                     "s": "attempt",
@@ -226,11 +256,15 @@ class RedisLedger:
                 },
                 separators=(",", ":"),
             )
-            held = await self._claim(keys=[state, failed], args=[key, claim, self.run_id])
+            self._waits.discard(key)
+            held = await self._claim(
+                keys=[state, failed, self._keys["waiting"]], args=[key, claim, self.run_id]
+            )
             if held is not None:
                 raise ClaimLostError(_verdict(held))
         elif event == "final":
-            await self._redis.hset(self._keys["final"], key, str(record.get("status")))
+            ended = {k: record.get(k) for k in ("status", "sid", "ended")}
+            await self._redis.hset(self._keys["final"], key, json.dumps(ended))
         else:
             await self._result(
                 keys=[state, failed],
@@ -243,11 +277,44 @@ class RedisLedger:
                     int(time.time() * 1000),
                 ],
             )
+            if event == "failed" and record.get("until"):  # refused; sent again after until
+                await self._wait(key, "backoff", record.get("until"))
         if self._expire is not None:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for name in self._keys.values():
                     pipe.expire(name, self._expire)
                 await pipe.execute()
+
+    async def _wait(self, key: str, why: str, until: object) -> None:
+        try:
+            due = datetime.fromisoformat(str(until).replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            due = time.time()
+        entry = json.dumps({"w": why, "u": int(due * 1000), "r": self.run_id})
+        self._waits.add(key)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hset(self._keys["waiting"], key, entry)
+            pipe.hset(self._keys["runs"], self.run_id, int(time.time() * 1000))
+            await pipe.execute()
+        if self._heart is None or self._heart.done():
+            self._heart = asyncio.ensure_future(self._beat())
+
+    async def _beat(self) -> None:
+        """Say this run is alive while it has inputs waiting (see ``waiting`` above)."""
+        while self._waits and not self._closed:
+            await asyncio.sleep(_HEARTBEAT)
+            with contextlib.suppress(Exception):  # a missed beat: the next one
+                await self._redis.hset(self._keys["runs"], self.run_id, int(time.time() * 1000))
+
+    async def ended(self, digest: bytes) -> Ended | None:
+        value = await self._redis.hget(self._keys["final"], digest.hex())
+        if value is None:
+            return None
+        try:
+            record = json.loads(value)
+        except ValueError:
+            record = {"status": value}  # written by an earlier version: the status alone
+        return ended_from({"event": "final", **record}) if isinstance(record, dict) else None
 
     async def flush(self) -> None:
         while self._pending:
@@ -259,8 +326,23 @@ class RedisLedger:
         self._closed = True
         try:
             await self.flush()
+            await self._stop_waiting()
         finally:
             await self._redis.aclose()
+
+    async def _stop_waiting(self) -> None:
+        """The inputs this run kept waiting wait no more (the run stopped)."""
+        if self._heart is not None:
+            self._heart.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._heart
+        waits = sorted(self._waits)
+        self._waits.clear()
+        for start in range(0, len(waits), 1000):
+            await self._unwait(
+                keys=[self._keys["waiting"]], args=[self.run_id, *waits[start : start + 1000]]
+            )
+        await self._redis.hdel(self._keys["runs"], self.run_id)
 
     # -- reconciliation and status -------------------------------------------------------------
 
@@ -287,7 +369,28 @@ class RedisLedger:
             totals[state] = totals.get(state, 0) + 1
         totals["failed"] = int(await self._redis.hlen(self._keys["failed"]))
         totals["finished"] = int(await self._redis.hlen(self._keys["final"]))
+        totals.update(await self.waiting())
         return totals
+
+    async def waiting(self) -> dict[str, int]:
+        """How many inputs wait, by why (``window``, ``redial``, ``backoff``), as live runs
+        keep them; ``stale``: entries of runs that stopped without saying so (killed: a
+        resume takes those inputs up again); ``next_ms``: the earliest due, or 0."""
+        now = time.time() * 1000
+        runs = await self._redis.hgetall(self._keys["runs"])
+        alive = {run for run, seen in runs.items() if now - float(seen) < _ALIVE * 1000}
+        counts = {"window": 0, "redial": 0, "backoff": 0, "stale": 0, "next_ms": 0}
+        async for _, value in self._redis.hscan_iter(self._keys["waiting"], count=1000):
+            entry = json.loads(value)
+            if entry.get("r") not in alive:
+                counts["stale"] += 1
+                continue
+            why = str(entry.get("w"))
+            counts[why] = counts.get(why, 0) + 1
+            due = int(entry.get("u", 0))
+            if why != "backoff" and (not counts["next_ms"] or due < counts["next_ms"]):
+                counts["next_ms"] = due
+        return counts
 
     async def meta(self) -> dict[str, str]:
         return dict(await self._redis.hgetall(self._keys["meta"]))

@@ -12,6 +12,7 @@ from talkstack_async.models.call import (
 from talkstack_async.models.dial import (
     CallRequest,
     CallRequestLike,
+    DialAttempt,
     DialOutcome,
     DialProgress,
     DialStatus,
@@ -48,6 +49,7 @@ __all__ = [
     "CallRequestLike",
     "CallStatus",
     "CallStatusEvent",
+    "DialAttempt",
     "DialOutcome",
     "DialProgress",
     "DialStatus",

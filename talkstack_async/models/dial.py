@@ -12,7 +12,14 @@ import attrs
 from talkstack_async._errors import TalkstackError
 from talkstack_async.models.call import Call, PlacedCall
 
-__all__ = ["CallRequest", "CallRequestLike", "DialOutcome", "DialProgress", "DialStatus"]
+__all__ = [
+    "CallRequest",
+    "CallRequestLike",
+    "DialAttempt",
+    "DialOutcome",
+    "DialProgress",
+    "DialStatus",
+]
 
 
 @attrs.frozen
@@ -61,6 +68,25 @@ class DialStatus(str, enum.Enum):
 
 
 @attrs.frozen
+class DialAttempt:
+    """One placement of an input under a redial policy (``DialOutcome.attempts``)."""
+
+    attempt: int
+    """0 for the first call, 1 for the first redial, ..."""
+    key: str
+    """This attempt's own key in the journal (the first attempt's is the input's key)."""
+    status: DialStatus
+    """How the placement went: PLACED, FAILED, UNKNOWN (or SKIPPED: placed by an earlier
+    run, read back from the journal)."""
+    call: PlacedCall | None = None
+    ended: str | None = None
+    """How the call ended (a call status, e.g. ``busy``); None while not known."""
+    ended_at: datetime | None = None
+    """When the run saw it end (by the run's clock)."""
+    error: TalkstackError | None = None
+
+
+@attrs.frozen
 class DialOutcome:
     """The one outcome of one input of ``dial_many``.
 
@@ -80,6 +106,13 @@ class DialOutcome:
     """With ``wait_until_finished``: the call once it reached a final status."""
     final_error: TalkstackError | None = None
     """With ``wait_until_finished``: why the final status is not known (e.g. the deadline)."""
+    attempts: tuple[DialAttempt, ...] = ()
+    """With a redial policy: every attempt, this run's and (resumed) earlier runs', in
+    order. ``status`` is then the last attempt's, so it says what a re-run does: FAILED or
+    NOT_ATTEMPTED, a re-run makes that attempt; UNKNOWN, it skips it."""
+    redial_at: datetime | None = None
+    """With a redial policy, stopped while waiting to redial: when the redial was due (a
+    re-run with the journal redials it then)."""
 
     @property
     def placed(self) -> bool:
@@ -87,8 +120,10 @@ class DialOutcome:
 
     @property
     def may_have_been_placed(self) -> bool:
-        """True unless the call was certainly not placed, now or by an earlier run."""
-        return self.status in (DialStatus.PLACED, DialStatus.UNKNOWN, DialStatus.SKIPPED)
+        """True unless the call was certainly not placed, now or by an earlier run (with a
+        redial policy: unless no attempt was)."""
+        placed = (DialStatus.PLACED, DialStatus.UNKNOWN, DialStatus.SKIPPED)
+        return self.status in placed or any(a.status in placed for a in self.attempts)
 
 
 @attrs.frozen
@@ -113,6 +148,8 @@ class DialProgress:
     """Inputs outside their calling window, waiting for it to open."""
     next_window: datetime | None = None
     """When the next waiting input's window opens (UTC)."""
+    waiting_to_redial: int = 0
+    """Inputs whose call ended busy, unanswered, ..., waiting for their redial (a policy)."""
 
     @property
     def done(self) -> int:

@@ -35,6 +35,7 @@ from talkstack_async._validation import (
 )
 from talkstack_async.campaigns._adaptive import DEFAULT_RATE_LIMIT_POLICY, RateLimitPolicy
 from talkstack_async.campaigns._ledger import Ledger
+from talkstack_async.campaigns._redial import RedialPolicy
 from talkstack_async.campaigns._windows import CallingWindow, Clock
 from talkstack_async.models.call import (
     AnalysisQuestion,
@@ -158,6 +159,7 @@ class AsyncCallsResource(AsyncResource):
         on_rate_limit: RateLimitPolicy | None = DEFAULT_RATE_LIMIT_POLICY,
         window: CallingWindow | None = None,
         clock: Clock | None = None,
+        redial: RedialPolicy | None = None,
         **options: Unpack[ExtraOptions],
     ) -> AsyncGenerator[DialOutcome, None]:
         """Place many calls, at most ``concurrency`` at once and ``rate`` per second, and yield
@@ -210,6 +212,12 @@ class AsyncCallsResource(AsyncResource):
                 conservative when it has several); inputs outside it wait for it.
             clock: Where the window's time comes from (``now()``, ``async sleep()``); tests
                 pass a fake one.
+            redial: A ``RedialPolicy``: an input whose call ended ``busy``, ``no-answer``,
+                ``voicemail`` or ``failed`` (as configured) is dialled again, up to ``times``
+                times, each at least ``after`` its last call ended (and inside ``window``).
+                Each attempt is its own placement in the journal (exactly once per attempt; a
+                resume continues the schedule); the outcome lists them in ``attempts``.
+                Implies ``wait_until_finished``.
 
         Yields:
             One ``DialOutcome`` per input.
@@ -230,9 +238,10 @@ class AsyncCallsResource(AsyncResource):
             on_rate_limit=on_rate_limit,
             window=window,
             clock=clock,
+            redial=redial,
         )
         watch = None
-        if wait_until_finished:
+        if wait_until_finished or redial is not None:
             check_wait_options(finish_timeout, 2.0, 30.0)
 
             async def watch(request: CallRequest, sid: str) -> Call:

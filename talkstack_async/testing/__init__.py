@@ -18,6 +18,7 @@ serves it on fixed ports.
 """
 
 from talkstack_async.testing._accounts import Mail
+from talkstack_async.testing._clock import FakeClock
 from talkstack_async.testing._faults import Fault, FaultKind, FaultRule
 from talkstack_async.testing._log import RecordedRequest, RequestLog
 from talkstack_async.testing._server import Account, Seed, TalkstackEmulator
@@ -27,6 +28,7 @@ from talkstack_async.testing._webhooks import WebhookDelivery
 __all__ = [
     "Account",
     "EmulatorThread",
+    "FakeClock",
     "Fault",
     "FaultKind",
     "FaultRule",

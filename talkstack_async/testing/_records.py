@@ -210,6 +210,15 @@ class CallRecord:
     def outcome_path(cls, number: str) -> tuple[str, ...]:
         return _OUTCOME_BY_LAST_DIGIT.get(number[-1:], _ANSWERED)
 
+    @classmethod
+    def path_ending(cls, status: str) -> tuple[str, ...]:
+        """The statuses of a call that ends ``status`` (one of ``FINAL_STATUSES``)."""
+        if status == "completed":
+            return _ANSWERED
+        if status == "silence":
+            return ("queued", "initiated", "ringing", "in-progress", "silence")
+        return next(p for p in _OUTCOME_BY_LAST_DIGIT.values() if p[-1] == status)
+
     def step_at(self, now_mono: float, interval: float) -> int:
         if interval <= 0:
             return len(self.path) - 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import secrets
 import time
 from types import TracebackType
@@ -15,6 +16,7 @@ from talkstack_async.testing._accounts import Accounts, Mail
 from talkstack_async.testing._faults import Faults
 from talkstack_async.testing._http import build_app
 from talkstack_async.testing._log import RequestLog
+from talkstack_async.testing._records import FINAL_STATUSES
 from talkstack_async.testing._store import Store
 from talkstack_async.testing._webhooks import WebhookDelivery, WebhookDispatcher
 
@@ -228,6 +230,15 @@ class TalkstackEmulator:
         """Placements refused by ``make_call_rate`` so far."""
         with self._store.lock:
             return self._store.rate_limited
+
+    def call_outcomes(self, number: str, *statuses: str) -> None:
+        """The next calls to ``number`` end with ``statuses``, one each, in turn (then as its
+        last digit says): ``call_outcomes("+14155550100", "busy", "no-answer", "completed")``."""
+        wrong = [s for s in statuses if s not in FINAL_STATUSES]
+        if wrong:
+            raise ValueError(f"not final call statuses: {wrong}; use {sorted(FINAL_STATUSES)}")
+        with self._store.lock:
+            self._store.scripted.setdefault(number, collections.deque()).extend(statuses)
 
     def placed_numbers(self) -> list[str]:
         """The number of every call placed so far, in order (duplicates kept)."""

@@ -78,6 +78,8 @@ class Store:
     make_call_rate: float | None = None
     _placed_at: dict[str, collections.deque[float]] = attrs.field(factory=dict)
     rate_limited: int = 0  # placements refused by make_call_rate
+    # How the next calls to a number end, in turn (``call_outcomes``); then by its last digit.
+    scripted: dict[str, collections.deque[str]] = attrs.field(factory=dict)
 
     # -- projects ---------------------------------------------------------------------------
     def project(self, user: UserRecord, project_id: str, *, missing: int = 400) -> ProjectRecord:
@@ -202,12 +204,18 @@ class Store:
             variables=dict(variables or {}),
             placed_at=self.clock(),
             placed_mono=self.monotonic(),
-            path=CallRecord.outcome_path(number),
+            path=self._path(number),
         )
         self.calls[call.sid] = call
         for listener in self.on_call_placed:
             listener(call)
         return call
+
+    def _path(self, number: str) -> tuple[str, ...]:
+        script = self.scripted.get(number)
+        if script:
+            return CallRecord.path_ending(script.popleft())
+        return CallRecord.outcome_path(number)
 
     def call_wire(self, user: UserRecord, sid: str, project_id: str | None) -> dict[str, Any]:
         """Get-call-data's object for a placed or seeded call of this user."""

@@ -4,7 +4,6 @@ per-input zones, and a stop and resume in the middle with the journal."""
 
 from __future__ import annotations
 
-import asyncio
 import collections
 from contextlib import aclosing
 from datetime import datetime, time, timedelta, timezone
@@ -21,7 +20,7 @@ from talkstack_async import (
     ValidationError,
 )
 from talkstack_async.campaigns._windows import zones_for
-from talkstack_async.testing import TalkstackEmulator
+from talkstack_async.testing import FakeClock, TalkstackEmulator
 
 pytestmark = pytest.mark.talkstack_emulator(status_interval=600)
 
@@ -31,21 +30,6 @@ LONDON = [f"+44207{946_0000 + i:07d}"[:13] for i in range(3)]
 NINE_TO_EIGHT = CallingWindow(start=time(9), end=time(20))
 # Monday 2026-12-07 15:00 UTC: 07:00 in Los Angeles, 10:00 in New York, 15:00 in London.
 MONDAY_3PM_UTC = datetime(2026, 12, 7, 15, 0, tzinfo=timezone.utc)
-
-
-class FakeClock:
-    """Time that moves only when the run sleeps: hours pass in 20 ms (long enough for the
-    placements already going to finish first, as they would in real time)."""
-
-    def __init__(self, start: datetime) -> None:
-        self.time = start
-
-    def now(self) -> datetime:
-        return self.time
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(0.02)
-        self.time += timedelta(seconds=seconds)
 
 
 async def _dial(
