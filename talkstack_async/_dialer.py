@@ -550,7 +550,12 @@ class _Run:
         while True:
             if journal is not None:
                 record = _journal.attempt_record(
-                    p.key, entry.index, entry.request.number, attempt=number, of=entry.key
+                    p.key,
+                    entry.index,
+                    entry.request.number,
+                    attempt=number,
+                    of=entry.key,
+                    earlier=_sids(entry.chain),
                 )
                 p.attempt = journal.submit(record)
                 try:
@@ -578,7 +583,8 @@ class _Run:
             if journal is not None:  # certainly not placed, durably: a kill meanwhile leaves
                 # it to a re-run, which dials it
                 until = datetime.now(timezone.utc) + timedelta(seconds=delay)
-                p.result = journal.submit({**_result(p.key, p.outcome), "until": until.isoformat()})
+                record = {**_result(p.key, p.outcome), "until": until.isoformat()}
+                p.result = journal.submit({**record, "rate": adaptive.current})
                 await asyncio.shield(p.result)
             adaptive.backing_off += 1
             try:
@@ -817,6 +823,13 @@ def _chained(outcome: DialOutcome, chain: _Chain | None, detail: str) -> DialOut
     if chain is None or not chain.attempts:
         return outcome
     return attrs.evolve(outcome, attempts=chain.attempts, detail=detail)
+
+
+def _sids(chain: _Chain | None) -> tuple[str, ...]:
+    """The sids of an input's earlier calls (none before its first)."""
+    if chain is None:
+        return ()
+    return tuple(a.call.sid for a in chain.attempts if a.call is not None)
 
 
 def _ends(attempts: tuple[DialAttempt, ...]) -> str:

@@ -149,7 +149,8 @@ class DialJournal:
         found.sort()
         for _, digest, record in found:
             at = datetime.fromisoformat(str(record.get("at", "")).replace("Z", "+00:00"))
-            yield Unknown(digest.hex(), str(record.get("number", "")), at, "attempt")
+            earlier = tuple(str(sid) for sid in record.get("earlier") or ())
+            yield Unknown(digest.hex(), str(record.get("number", "")), at, "attempt", earlier)
 
     async def resolve(self, key: str, *, sid: str | None, note: str) -> None:
         """Record what reconciliation found: placed (``sid``), or certainly not placed."""
@@ -328,12 +329,21 @@ def _fsync_directory(path: Path) -> None:
 
 
 def attempt_record(
-    key: str, index: int, number: str, *, attempt: int = 0, of: str | None = None
+    key: str,
+    index: int,
+    number: str,
+    *,
+    attempt: int = 0,
+    of: str | None = None,
+    earlier: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """A claim before sending; a redial (``attempt`` > 0) also names its input's key."""
-    record = {"event": "attempt", "key": key, "index": index, "number": number, "at": _now()}
+    """A claim before sending; a redial (``attempt`` > 0) also names its input's key and the
+    sids of the input's earlier calls (reconciliation must not take one of those for it)."""
+    record: dict[str, Any] = {
+        "event": "attempt", "key": key, "index": index, "number": number, "at": _now()
+    }  # fmt: skip
     if attempt:
-        record.update(attempt=attempt, of=of)
+        record.update(attempt=attempt, of=of, earlier=list(earlier))
     return record
 
 

@@ -10,7 +10,7 @@ as "may have been placed" by looking it up in the call history.
 from talkstack_async.campaigns._ledger import ClaimLostError, Ledger, Unknown
 from talkstack_async.campaigns._reconcile import Reconciled, ReconcileResult, reconcile
 from talkstack_async.campaigns._redis import LedgerDurabilityWarning, RedisLedger
-from talkstack_async.campaigns._status import CampaignStatus, campaign_status
+from talkstack_async.campaigns._status import CampaignStatus, campaign_status, journal_status
 
 __all__ = [
     "CampaignStatus",
@@ -22,5 +22,6 @@ __all__ = [
     "RedisLedger",
     "Unknown",
     "campaign_status",
+    "journal_status",
     "reconcile",
 ]

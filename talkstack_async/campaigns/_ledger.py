@@ -54,6 +54,7 @@ class Unknown:
     number: str = attrs.field(repr=False)  # personal data: not in reprs
     attempted_at: datetime
     state: str  # "attempt" (no result ever written: a crash) or "unknown" (the answer was lost)
+    earlier: tuple[str, ...] = ()  # a redial: the sids of the input's earlier calls
 
 
 @runtime_checkable

@@ -5,7 +5,8 @@ The API has no idempotency key, so only the call history can tell. For each such
 ``reconcile`` asks the history for calls to its number (``to``), from the agent's number when
 given (``from_``), started from the day before the attempt on (the filter takes UTC days; the
 day before absorbs clocks and midnight), and takes the earliest call that started no earlier
-than ``skew`` before the attempt and that no other unknown of this pass took:
+than ``skew`` before the attempt and that no other unknown of this pass took (nor, for a
+redial, one of the input's earlier calls, which its attempt record names):
 
 * found: recorded as placed, with that call's sid (a re-run skips it, as placed);
 * not found, and the attempt is older than ``grace``: recorded as certainly not placed, so a
@@ -126,6 +127,7 @@ async def reconcile(
                     call
                     for call in calls
                     if call.sid not in taken
+                    and call.sid not in item.earlier
                     and call.date is not None
                     and call.date >= item.attempted_at - skew
                 ),

@@ -253,6 +253,7 @@ class RedisLedger:
                     "r": self.run_id,
                     "n": record.get("number"),
                     "t": int(time.time() * 1000),
+                    **({"x": record["earlier"]} if record.get("earlier") else {}),
                 },
                 separators=(",", ":"),
             )
@@ -351,7 +352,8 @@ class RedisLedger:
             held = json.loads(value)
             if held.get("s") in ("attempt", "unknown"):
                 at = datetime.fromtimestamp(int(held.get("t", 0)) / 1000, timezone.utc)
-                yield Unknown(key, str(held.get("n") or ""), at, str(held["s"]))
+                earlier = tuple(str(sid) for sid in held.get("x") or ())
+                yield Unknown(key, str(held.get("n") or ""), at, str(held["s"]), earlier)
 
     async def resolve(self, key: str, *, sid: str | None, note: str) -> None:
         if sid is not None:

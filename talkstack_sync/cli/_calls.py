@@ -11,6 +11,7 @@ import sys
 import threading
 from array import array
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import IO, Any
 
 from talkstack_async import (
@@ -19,6 +20,7 @@ from talkstack_async import (
     DialOutcome,
     DialProgress,
     DialStatus,
+    RedialPolicy,
     TalkstackError,
     ValidationError,
 )
@@ -176,7 +178,7 @@ def dial(args: argparse.Namespace) -> int:
                 out.write(json.dumps(_outcome_record(outcome, line)) + "\n")
             bar.update()
         if reported.latest is not None:
-            bar.set_postfix_str(_tally(tally, total, short=True))
+            bar.set_postfix_str(_tally(tally, total, short=True) + _waits(reported.latest))
 
     try:
         with open_client(args) as client, _output(args.outcomes, default=None) as out:
@@ -195,6 +197,7 @@ def dial(args: argparse.Namespace) -> int:
                 progress=reported,
                 wait_until_finished=args.wait,
                 finish_timeout=args.finish_timeout,
+                redial=_redial_policy(args),
             )
             try:
                 # closing(): on Ctrl-C the run stops (in-flight calls journalled UNKNOWN) while
@@ -318,6 +321,28 @@ def _summarise(
     return 0 if not_placed == 0 and _not_attempted(tally, total) == 0 else 1
 
 
+def _redial_policy(args: argparse.Namespace) -> RedialPolicy | None:
+    if not args.redial:
+        return None
+    return RedialPolicy(
+        times=args.redial, after=timedelta(minutes=args.redial_after), statuses=args.redial_on
+    )
+
+
+def _waits(progress: DialProgress) -> str:
+    """What the bar adds while inputs wait: for a window, a redial, the server's rate."""
+    parts = []
+    if progress.waiting_for_window:
+        parts.append(f"window {progress.waiting_for_window:,}")
+    if progress.waiting_to_redial:
+        parts.append(f"redial {progress.waiting_to_redial:,}")
+    if progress.backing_off:
+        parts.append(f"backoff {progress.backing_off:,}")
+    if progress.rate is not None and (progress.backing_off or parts):
+        parts.append(f"{progress.rate:.3g}/s")
+    return (" · " + " ".join(parts)) if parts else ""
+
+
 def _not_attempted(tally: _Tally, total: int) -> int:
     """Rows the run never tried: reported as not attempted, or never even read."""
     seen = sum(tally.counts.values())
@@ -368,6 +393,19 @@ def _outcome_record(outcome: DialOutcome, line: int | None) -> dict[str, Any]:
         data["final_status"] = str(outcome.final.status)
     if outcome.final_error is not None:
         data["final_error"] = str(outcome.final_error)
+    if outcome.attempts:
+        data["attempts"] = [
+            {
+                "attempt": a.attempt,
+                "status": a.status.value,
+                "sid": a.call.sid if a.call else None,
+                "ended": a.ended,
+                "ended_at": a.ended_at.isoformat() if a.ended_at else None,
+            }
+            for a in outcome.attempts
+        ]
+    if outcome.redial_at is not None:
+        data["redial_at"] = outcome.redial_at.isoformat()
     return data
 
 

@@ -14,7 +14,7 @@ from talkstack_async import ValidationError
 from talkstack_async._journal import DialJournal
 from talkstack_async.campaigns import ReconcileResult, RedisLedger, reconcile
 from talkstack_async.campaigns._ledger import Ledger
-from talkstack_async.campaigns._status import campaign_status
+from talkstack_async.campaigns._status import CampaignStatus, campaign_status, journal_status
 from talkstack_sync.cli._credentials import open_client
 
 __all__ = ["reconcile_command", "status_command"]
@@ -59,24 +59,60 @@ def reconcile_command(args: argparse.Namespace) -> int:
 
 
 def status_command(args: argparse.Namespace) -> int:
-    """Counts of a Redis campaign, readable from any machine while it runs."""
-    status = anyio.run(campaign_status, args.ledger, args.campaign)
+    """Counts of a campaign while it runs: a Redis one (any machine) or a journal file."""
+    if args.journal:
+        if args.ledger or args.campaign:
+            raise ValidationError("journal", "give --journal FILE, or --ledger URL and NAME")
+        status = journal_status(args.journal)
+    elif args.ledger and args.campaign:
+        status = anyio.run(campaign_status, args.ledger, args.campaign)
+    else:
+        raise ValidationError("ledger", "give --ledger URL and the campaign's NAME, or --journal")
     if args.format == "json":
         json.dump(status.to_dict(), sys.stdout)
         sys.stdout.write("\n")
         return 0
-    print(
-        f"campaign {status.campaign}: {status.placed:,} placed, {status.in_flight:,} in flight, "
-        f"{status.may_have_been_placed:,} may have been placed, {status.not_placed:,} not "
-        f"placed, {status.calls_ended:,} calls ended"
-    )
+    for line in _status_lines(status):
+        print(line)
+    return 0
+
+
+def _status_lines(status: CampaignStatus) -> list[str]:
+    running = {True: " (running)", False: " (no run holds it now)", None: ""}[status.running]
+    lines = [
+        f"campaign {status.campaign}{running}: {status.placed:,} placed, {status.in_flight:,} "
+        f"in flight, {status.may_have_been_placed:,} may have been placed, "
+        f"{status.not_placed:,} not placed, {status.calls_ended:,} calls ended"
+    ]
+    waits = [
+        f"{count:,} {what}"
+        for count, what in (
+            (status.waiting_for_window, "waiting for a calling window"),
+            (status.waiting_to_redial, "waiting to redial"),
+            (status.backing_off, "backing off (refused for the server's rate)"),
+        )
+        if count
+    ]
+    if waits:
+        due = f"; next due {status.next_due:%Y-%m-%d %H:%M} UTC" if status.next_due else ""
+        lines.append("  " + ", ".join(waits) + due)
+    if status.stale_waits:
+        lines.append(
+            f"  {status.stale_waits:,} input(s) were waiting in a run that stopped (killed?): "
+            "a re-run takes them up"
+        )
     settings = status.settings
     rate = "unlimited" if status.rate is None else f"{status.rate:g}/s"
-    print(f"  rate now {rate} (set: {settings.get('rate') or 'unlimited'}), concurrency "
-          f"{settings.get('concurrency')}")  # fmt: skip
+    if settings:
+        lines.append(f"  rate now {rate} (set: {settings.get('rate') or 'unlimited'}), "
+                     f"concurrency {settings.get('concurrency')}")  # fmt: skip
+    elif status.rate is not None:
+        lines.append(f"  rate after the last refusal {rate}")
     if status.rate_refusals:
         waiting = f", backing off for {status.paused_for:.1f} s" if status.paused_for else ""
-        print(f"  the server refused {status.rate_refusals:,} placement(s) for its rate{waiting}")
+        lines.append(
+            f"  the server refused {status.rate_refusals:,} placement(s) for its rate{waiting}"
+        )
     if status.may_have_been_placed:
-        print("  run 'talkstack calls reconcile' to settle those that may have been placed")
-    return 0
+        lines.append("  run 'talkstack calls reconcile' to settle those that may have been placed")
+    return lines

@@ -6,7 +6,8 @@ import argparse
 from datetime import date, time
 from typing import Any
 
-from talkstack_async import CallStatus, __version__
+from talkstack_async import CallStatus, RedialPolicy, __version__
+from talkstack_async.campaigns._redial import REDIALABLE
 from talkstack_sync.cli import _calls, _campaigns, _login, _resources
 from talkstack_sync.cli._output import FORMATS, LIST_FORMATS
 
@@ -143,6 +144,29 @@ def _add_calls(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="DAYS",
         help="the days of --window, e.g. mon-fri (the default), mon-sat, mon,wed,fri",
     )
+    dial.add_argument(
+        "--redial",
+        type=_count,
+        default=0,
+        metavar="N",
+        help="dial again, up to N times, a number whose call ended busy, no-answer, voicemail "
+        "or failed (implies --wait)",
+    )
+    dial.add_argument(
+        "--redial-after",
+        type=_positive_float,
+        default=30.0,
+        metavar="MINUTES",
+        help="with --redial: at least this long after the last call ended (default 30)",
+    )
+    dial.add_argument(
+        "--redial-on",
+        type=_redial_statuses,
+        default=sorted(RedialPolicy().statuses),
+        metavar="STATUSES",
+        help="with --redial: the call statuses to redial, comma-separated "
+        "(default busy,failed,no-answer,voicemail; silence may be added)",
+    )
     _add_progress_flag(dial)
     dial.set_defaults(handler=_calls.dial)
 
@@ -180,6 +204,24 @@ def _window(text: str) -> tuple[time, time]:
     return start, end
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count 0-100")
+    return value
+
+
+def _redial_statuses(text: str) -> list[str]:
+    statuses = [part.strip() for part in text.split(",") if part.strip()]
+    wrong = [s for s in statuses if s not in REDIALABLE]
+    if wrong or not statuses:
+        raise argparse.ArgumentTypeError(f"{text!r}: choose among {','.join(sorted(REDIALABLE))}")
+    return statuses
+
+
 def _days(text: str) -> frozenset[int]:
     days: set[int] = set()
     for part in text.lower().split(","):
@@ -202,9 +244,13 @@ def _add_ledger_flags(command: argparse.ArgumentParser) -> None:
 def _add_campaigns(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     campaigns = commands.add_parser("campaigns", help="campaigns shared on a Redis ledger")
     sub = campaigns.add_subparsers(dest="action", metavar="ACTION", required=True)
-    status = sub.add_parser("status", help="counts of a campaign, from any machine")
-    status.add_argument("campaign", help="the campaign's name")
-    status.add_argument("--ledger", required=True, help="the redis:// URL")
+    status = sub.add_parser(
+        "status",
+        help="counts of a campaign while it runs: a Redis one from any machine, or a journal",
+    )
+    status.add_argument("campaign", nargs="?", help="the campaign's name (with --ledger)")
+    status.add_argument("--ledger", help="the redis:// URL")
+    status.add_argument("--journal", help="or: the campaign's journal file")
     status.add_argument("--format", choices=("text", "json"), default="text")
     status.set_defaults(handler=_campaigns.status_command)
 

@@ -5,6 +5,7 @@ the journal as its own placement, and a stop and resume in the middle of a sched
 from __future__ import annotations
 
 import collections
+import itertools
 import json
 from contextlib import aclosing
 from datetime import datetime, time, timedelta, timezone
@@ -80,21 +81,24 @@ async def test_each_attempt_is_its_own_placement_at_least_the_interval_after_the
     reached = outcomes[BUSY_BUSY_ANSWERED]
     assert reached.status is DialStatus.PLACED
     assert [a.ended for a in reached.attempts] == ["busy", "busy", "completed"]
-    assert reached.final is not None and reached.final.status == "completed"
+    assert reached.final is not None
+    assert reached.final.status == "completed"
     assert reached.detail == "3 attempts: busy, busy, completed"
     ended = [a.ended_at for a in reached.attempts]
     assert all(a is not None for a in ended)
-    for earlier, later in zip(ended, ended[1:], strict=False):
+    for earlier, later in itertools.pairwise(ended):
         assert later - earlier >= HALF_AN_HOUR  # type: ignore[operator]
     assert [a.attempt for a in reached.attempts] == [0, 1, 2]
     keys = [a.key for a in reached.attempts]
-    assert keys[0] == reached.key and len(set(keys)) == 3
+    assert keys[0] == reached.key
+    assert len(set(keys)) == 3
     assert len({a.call.sid for a in reached.attempts if a.call}) == 3
 
     unanswered = outcomes[NEVER_ANSWERS]  # two redials, then done: still no answer
     assert [a.ended for a in unanswered.attempts] == ["no-answer"] * 3
     assert unanswered.status is DialStatus.PLACED
-    assert unanswered.final is not None and unanswered.final.status == "no-answer"
+    assert unanswered.final is not None
+    assert unanswered.final.status == "no-answer"
     # Answered at once, and silence (not redialled by default): one attempt each.
     assert [a.ended for a in outcomes[ANSWERS].attempts] == ["completed"]
     assert [a.ended for a in outcomes[SILENT].attempts] == ["silence"]
@@ -111,7 +115,8 @@ async def test_each_attempt_is_its_own_placement_at_least_the_interval_after_the
     for r in redials:
         assert r["key"] == attempt_digest(bytes.fromhex(r["of"]), r["attempt"]).hex()
     scheduled = [r for r in records if r["event"] == "scheduled"]
-    assert {r["why"] for r in scheduled} == {"redial"} and len(scheduled) == 4
+    assert {r["why"] for r in scheduled} == {"redial"}
+    assert len(scheduled) == 4
 
     # A re-run with the journal: every schedule is complete, nothing is dialled again.
     again = _by_number(
@@ -159,8 +164,10 @@ async def test_rules_per_status(talkstack_server: TalkstackEmulator) -> None:
         )
         outcomes = _by_number([o async for o in run])
     assert [a.ended for a in outcomes[busy].attempts] == ["busy"] * 4
-    gaps = [b.ended_at - a.ended_at for a, b in zip(outcomes[busy].attempts, outcomes[busy].attempts[1:], strict=False)]  # type: ignore[operator]  # fmt: skip
-    assert all(gap >= timedelta(minutes=5) for gap in gaps)
+    for a, b in itertools.pairwise(outcomes[busy].attempts):
+        assert a.ended_at is not None
+        assert b.ended_at is not None
+        assert b.ended_at - a.ended_at >= timedelta(minutes=5)
     assert [a.ended for a in outcomes[failed].attempts] == ["failed", "failed"]
     assert [a.ended for a in outcomes[voicemail].attempts] == ["voicemail"] * 2
 
@@ -268,7 +275,8 @@ async def test_a_resume_learns_how_a_call_it_did_not_see_end_ended_then_redials(
 
         # The first run gives up waiting for the call's end (a short finish_timeout).
         (first,) = [o async for o in dial(finish_timeout=0.05)]
-        assert first.status is DialStatus.PLACED and first.final_error is not None
+        assert first.status is DialStatus.PLACED
+        assert first.final_error is not None
         assert [a.ended for a in first.attempts] == [None]
         (resumed,) = [o async for o in dial()]  # polls the call (a read), then redials
     assert talkstack_server.placed_numbers() == [number, number]
@@ -276,7 +284,8 @@ async def test_a_resume_learns_how_a_call_it_did_not_see_end_ended_then_redials(
         (DialStatus.PLACED, "busy"),
         (DialStatus.PLACED, "completed"),
     ]
-    assert resumed.attempts[0].call is not None and first.call is not None
+    assert resumed.attempts[0].call is not None
+    assert first.call is not None
     assert resumed.attempts[0].call.sid == first.call.sid
 
 
