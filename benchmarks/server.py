@@ -6,6 +6,7 @@ benchmarks measure the clients. ``python benchmarks/server.py`` prints its port 
 * ``GET /project/{id}``: the documented get-project answer (x-api-key or the current token);
 * ``POST /call/get-call-history``: pages of the emulator's seeded calls (body ``page`` and
   ``pageSize``), rendered once and cached;
+* ``POST /call/makeCall``: make-call's documented answer (the same call every time);
 * ``POST /auth/refresh-token``: a new token (counted); ``POST /bench/expire``: invalidate the
   current token; ``GET /bench/stats``: ``{"refreshes": n}``.
 """
@@ -38,6 +39,12 @@ _PROJECT = json.dumps(
             "updated_at": "2025-03-05T11:04:49.875Z",
         },
     }
+).encode()  # fmt: skip
+
+
+_PLACED = json.dumps(
+    {"message": "call made successfully.", "status": "success",
+     "call": {"call_id": "CA" + "0" * 32, "to": "+14155550100", "from": "+18005550100"}}
 ).encode()  # fmt: skip
 
 
@@ -84,6 +91,12 @@ def app(state: State) -> web.Application:
             return web.Response(status=404, body=b'{"message":"call list is empty."}')
         return web.Response(body=page, content_type="application/json")
 
+    async def make_call(request: web.Request) -> web.Response:
+        if not state.authorized(request):
+            return unauthorized
+        await request.read()
+        return web.Response(body=_PLACED, content_type="application/json")
+
     async def refresh(request: web.Request) -> web.Response:
         await request.read()
         state.refreshes += 1
@@ -104,6 +117,7 @@ def app(state: State) -> web.Application:
     application = web.Application()
     application.router.add_get("/project/{projectId}", get_project)
     application.router.add_post("/call/get-call-history", history)
+    application.router.add_post("/call/makeCall", make_call)
     application.router.add_post("/auth/refresh-token", refresh)
     application.router.add_post("/bench/expire", expire)
     application.router.add_get("/bench/stats", stats)

@@ -566,6 +566,7 @@ class _Run:
             if self.pacing is not None:
                 await self.pacing.wait_for_rate(await self._rate())
             p.sent, p.outcome = True, None  # from here the request may reach the server
+            p.placed_at = self.clock.now()
             p.outcome = outcome = await self._send(base, entry.request)
             if adaptive is None or not (
                 outcome.status is DialStatus.FAILED and is_rate_refusal(outcome.error)
@@ -615,6 +616,7 @@ class _Run:
             str(final.status) if final is not None and final.status is not None else None,
             p.ended_at,
             outcome.error or outcome.final_error,
+            p.placed_at,
         )
         chain.attempts += (attempt,)
         detail = outcome.detail
@@ -800,6 +802,7 @@ class _Placement:
     sent: bool = False  # once True, the request may have reached the server
     lost: str | None = None  # the verdict of the process that claimed it first
     ended_at: datetime | None = None  # when the call was seen to end (the run's clock)
+    placed_at: datetime | None = None  # when it was sent (the run's clock)
 
 
 @contextlib.asynccontextmanager

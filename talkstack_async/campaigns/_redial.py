@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 import attrs
 
@@ -91,6 +92,25 @@ class RedialPolicy:
     after: timedelta = attrs.field(default=timedelta(minutes=30), converter=_interval)
     statuses: frozenset[str] = attrs.field(default=_DEFAULT_STATUSES, converter=_statuses)
     per_status: Mapping[str, Redial] = attrs.field(factory=dict, converter=_rules)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (JSON), e.g. for a task queue; ``from_dict`` makes the policy again."""
+        return {
+            "times": self.times,
+            "after": self.after.total_seconds(),
+            "statuses": sorted(self.statuses),
+            "per_status": {
+                status: {"times": rule.times, "after": rule.after.total_seconds()}
+                for status, rule in self.per_status.items()
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RedialPolicy:
+        rules = {s: Redial(**r) for s, r in dict(data.get("per_status") or {}).items()}
+        return cls(
+            times=data["times"], after=data["after"], statuses=data["statuses"], per_status=rules
+        )
 
     def rule(self, status: str) -> Redial | None:
         rule = self.per_status.get(status)

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, time, timedelta, timezone
-from typing import Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
@@ -75,6 +75,19 @@ class CallingWindow:
     def __attrs_post_init__(self) -> None:
         if self.start == self.end:
             raise ValidationError("end", "a window needs end != start")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (JSON), e.g. for a task queue; ``from_dict`` makes the window again."""
+        return {"start": self.start.isoformat(), "end": self.end.isoformat(),
+                "days": sorted(self.days)}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CallingWindow:
+        return cls(
+            start=time.fromisoformat(data["start"]),
+            end=time.fromisoformat(data["end"]),
+            days=data["days"],
+        )
 
     def contains(self, moment: datetime, zone: ZoneInfo) -> bool:
         local = moment.astimezone(zone)

@@ -42,8 +42,10 @@ from celery import Celery, group
 from celery.result import GroupResult
 
 from talkstack_async._errors import ValidationError
+from talkstack_async.campaigns._redial import RedialPolicy
 from talkstack_async.campaigns._redis import campaign_prefix
 from talkstack_async.campaigns._status import CampaignStatus, campaign_status
+from talkstack_async.campaigns._windows import CallingWindow
 from talkstack_async.models.dial import CallRequest
 
 __all__ = ["CampaignSubmission", "CampaignTasks"]
@@ -96,6 +98,8 @@ class CampaignTasks:
             agent_id: str,
             rate: float | None,
             concurrency: int,
+            window: dict[str, Any] | None = None,
+            redial: dict[str, Any] | None = None,
         ) -> dict[str, int]:
             """One shard (a worker runs this): dial it on the shared ledger; outcome counts."""
             counts: dict[str, int] = {}
@@ -107,6 +111,8 @@ class CampaignTasks:
                 concurrency=concurrency,
                 ledger=self.ledger,
                 campaign=campaign,
+                window=CallingWindow.from_dict(window) if window else None,
+                redial=RedialPolicy.from_dict(redial) if redial else None,
             )
             try:
                 for outcome in outcomes:
@@ -146,9 +152,20 @@ class CampaignTasks:
         rate: float | None = None,
         concurrency: int = 10,
         shard_size: int = 500,
+        window: CallingWindow | None = None,
+        redial: RedialPolicy | None = None,
     ) -> CampaignSubmission:
         """Split ``requests`` into shards and send one task per shard (nothing is dialled
-        here). Running it again for the same campaign is safe: the ledger skips what is done."""
+        here). Running it again for the same campaign is safe: the ledger skips what is done.
+        ``window`` and ``redial`` are ``dial_many``'s; a shard's worker keeps its inputs'
+        waits (a shard runs until its last redial), so size shards and the broker's
+        visibility timeout for that."""
+        if window is not None and not isinstance(window, CallingWindow):
+            raise ValidationError("window", "must be a CallingWindow or None")
+        if redial is not None and not isinstance(redial, RedialPolicy):
+            raise ValidationError("redial", "must be a RedialPolicy or None")
+        plain_window = window.to_dict() if window is not None else None
+        plain_redial = redial.to_dict() if redial is not None else None
         campaign_prefix(campaign)
         if isinstance(shard_size, bool) or not isinstance(shard_size, int) or shard_size < 1:
             raise ValidationError("shard_size", f"must be a positive int, not {shard_size!r}")
@@ -158,7 +175,10 @@ class CampaignTasks:
         total = 0
         for shard in _shards(requests, shard_size):
             total += len(shard)
-            signature = self.task.si(campaign, shard, project_id, agent_id, rate, concurrency)
+            signature = self.task.si(
+                campaign, shard, project_id, agent_id, rate, concurrency, plain_window,
+                plain_redial,
+            )  # fmt: skip
             if self.queue is not None:
                 signature = signature.set(queue=self.queue)
             signatures.append(signature)

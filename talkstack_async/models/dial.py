@@ -84,6 +84,8 @@ class DialAttempt:
     ended_at: datetime | None = None
     """When the run saw it end (by the run's clock)."""
     error: TalkstackError | None = None
+    placed_at: datetime | None = None
+    """When this run sent it (by the run's clock); None for an earlier run's."""
 
 
 @attrs.frozen

@@ -14,6 +14,7 @@ import functools
 import sys
 import tempfile
 from collections import Counter
+from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
 
 from aiohttp import web
@@ -21,12 +22,14 @@ from aiohttp import web
 from talkstack_async import (
     AnalysisQuestion,
     AsyncTalkstack,
+    CallingWindow,
     CallStatus,
     CallStatusEvent,
     DialStatus,
+    RedialPolicy,
     call_status_webhook_handler,
 )
-from talkstack_async.testing import TalkstackEmulator
+from talkstack_async.testing import FakeClock, TalkstackEmulator
 
 EMAIL, PASSWORD = "ada@example.com", "correct horse battery staple"
 WEBHOOK_TOKEN = "demo-webhook-token"  # noqa: S105 - shared with the emulator in the URL
@@ -152,6 +155,25 @@ async def run_job(
     placed_now = sum(o.status is DialStatus.PLACED for o in resumed)
     twice = sum(count > 1 for count in dialled.values())
     say(f"   placed on resume: {placed_now}; numbers dialled twice: {twice}")
+
+    say("\n4c. Calling windows (09:00-20:00 the recipient's time) and redials, on a fake clock")
+    # Monday 15:00 UTC: 07:00 in Los Angeles (opens at 09:00), 10:00 in New York, 15:00 in
+    # London. The emulator is told how each number's calls end, in turn.
+    clock = FakeClock(datetime(2026, 12, 7, 15, 0, tzinfo=timezone.utc), real_seconds=0.01)
+    scripted = {"+14155553100": ("busy", "completed"), "+12125553101": ("no-answer",) * 3,
+                "+442079463102": ("completed",)}  # fmt: skip
+    for number, ends in scripted.items():
+        emulator.call_outcomes(number, *ends)
+    async for outcome in client.calls.dial_many(
+        list(scripted),
+        project_id=project.id,
+        agent_id=agent.id,
+        window=CallingWindow(start=time(9), end=time(20)),
+        redial=RedialPolicy(times=2, after=timedelta(minutes=30)),
+        clock=clock,
+    ):
+        calls = ", ".join(f"{a.placed_at:%a %H:%M} UTC: {a.ended}" for a in outcome.attempts)
+        say(f"   {outcome.number}: {outcome.status.value}; {calls}")
 
     say("\n5. Call history, filtered and paged lazily")
     async for page in client.calls.history_pages(project_id=project.id, page_size=10):

@@ -28,7 +28,7 @@ import redis
 
 from talkstack_async import AsyncTalkstack
 from talkstack_async.campaigns import RedisLedger, campaign_status, reconcile
-from talkstack_async.testing import Fault, TalkstackEmulator
+from talkstack_async.testing import Fault, Seed, TalkstackEmulator
 from tests.campaigns.test_redis_ledger import _check_rate
 from tests.processes.conftest import env_for
 
@@ -61,6 +61,24 @@ submitted = campaigns.submit(
 )
 print(json.dumps({{"shards": submitted.shards, "totals": submitted.wait(timeout={timeout})}}))
 """
+
+
+def _app(
+    server: TalkstackEmulator, seed: Seed, redis_url: str, directory: Path, *, broker_db: int
+) -> dict[str, str]:
+    """The Celery app's module in ``directory``, and the environment its processes run in
+    (the broker on its own Redis database, beside the ledger)."""
+    (directory / "tasks.py").write_text(textwrap.dedent(TASKS))
+    env = env_for(
+        server,
+        seed.account.api_key,
+        BROKER_URL=redis_url.rsplit("/", 1)[0] + f"/{broker_db}",
+        LEDGER_URL=redis_url,
+        PROJECT_ID=seed.project_id,
+        AGENT_ID=seed.agent_id,
+    )
+    env["PYTHONPATH"] = f"{directory}{os.pathsep}{env['PYTHONPATH']}"
+    return env
 
 
 def _children(pid: int) -> list[int]:
@@ -104,17 +122,7 @@ def test_celery_workers_with_one_killed_place_every_number_once_within_the_limit
     assert celery is not None, "the test extra installs celery"
     seed = talkstack_server.seed()
     talkstack_server.faults.inject(Fault.latency(0.02), on="calls.make")
-    broker = redis_url.rsplit("/", 1)[0] + "/1"
-    (tmp_path / "tasks.py").write_text(textwrap.dedent(TASKS))
-    env = env_for(
-        talkstack_server,
-        seed.account.api_key,
-        BROKER_URL=broker,
-        LEDGER_URL=redis_url,
-        PROJECT_ID=seed.project_id,
-        AGENT_ID=seed.agent_id,
-    )
-    env["PYTHONPATH"] = f"{tmp_path}{os.pathsep}{env['PYTHONPATH']}"
+    env = _app(talkstack_server, seed, redis_url, tmp_path, broker_db=1)
     submit = textwrap.dedent(
         SUBMIT.format(
             count=NUMBERS, rate=RATE, concurrency=CONCURRENCY, shard=SHARD, timeout=TIMEOUT
@@ -192,3 +200,66 @@ async def _reconcile(server: TalkstackEmulator, seed: object, url: str) -> int:
         await ledger.close()
     assert result.pending == 0
     return result.not_placed
+
+
+SUBMIT_REDIALS = """
+import json, os
+from datetime import time, timedelta
+from talkstack_async import CallingWindow, RedialPolicy
+from tasks import campaigns
+
+numbers = [f"+1415{{9_100_000 + i:07d}}" for i in range({count})]
+submitted = campaigns.submit(
+    numbers, campaign="celery-redials", project_id=os.environ["PROJECT_ID"],
+    agent_id=os.environ["AGENT_ID"], concurrency=8, shard_size=10,
+    window=CallingWindow(start=time(0), end=time(23, 59), days=range(7)),
+    redial=RedialPolicy(times=2, after=timedelta(seconds=1)),
+)
+print(json.dumps({{"shards": submitted.shards, "totals": submitted.wait(timeout=60)}}))
+"""
+
+
+@pytest.mark.talkstack_emulator(status_interval=0)
+def test_celery_shards_keep_their_redial_schedules(
+    talkstack_server: TalkstackEmulator, redis_url: str, tmp_path: Path
+) -> None:
+    """The policies travel with each shard (plain data), and its worker keeps the schedule."""
+    celery = shutil.which("celery", path=str(Path(sys.executable).parent))
+    assert celery is not None, "the test extra installs celery"
+    seed = talkstack_server.seed()
+    count = 20
+    for i in range(count):
+        talkstack_server.call_outcomes(f"+1415{9_100_000 + i:07d}", "busy", "completed")
+    env = _app(talkstack_server, seed, redis_url, tmp_path, broker_db=2)
+    worker = _worker(celery, "redials@%h", tmp_path, env)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(SUBMIT_REDIALS.format(count=count))],
+            cwd=tmp_path, env=env, text=True, capture_output=True, timeout=90,
+        )  # fmt: skip
+    finally:
+        output = _stop(worker)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result == {"shards": 2, "totals": {"placed": count}}
+    made = collections.Counter(talkstack_server.placed_numbers())
+    assert set(made.values()) == {2}, "each number: busy, then redialled once and answered"
+    status = asyncio.run(campaign_status(redis_url, "celery-redials"))
+    assert (status.placed, status.calls_ended, status.waiting_to_redial) == (40, 40, 0)
+    assert "Traceback" not in output, output[-3000:]
+
+
+def test_the_policies_a_shard_carries_survive_their_trip_as_plain_data() -> None:
+    from datetime import time as clock_time
+
+    from talkstack_async import CallingWindow, Redial, RedialPolicy
+
+    policy = RedialPolicy(
+        times=3,
+        after=timedelta(minutes=20),
+        statuses=["busy", "silence"],
+        per_status={"no-answer": Redial(times=1, after=timedelta(hours=2))},
+    )
+    assert RedialPolicy.from_dict(json.loads(json.dumps(policy.to_dict()))) == policy
+    window = CallingWindow(start=clock_time(21), end=clock_time(8, 30), days=[5, 6])
+    assert CallingWindow.from_dict(json.loads(json.dumps(window.to_dict()))) == window

@@ -12,6 +12,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from talkstack_async.testing import Fault, TalkstackEmulator
 from tests.cli.test_cli import ENTRY_POINT, cli, cli_env, numbers_csv
 
@@ -164,3 +166,43 @@ def test_a_calling_window_open_now_dials_and_a_bad_one_is_a_usage_error(
         assert refused.returncode == 2
         assert bad[0] in refused.stderr
     assert len(talkstack_server.placed_numbers()) == 3
+
+
+@pytest.mark.talkstack_emulator(status_interval=0)
+def test_redials_follow_the_flags_and_campaigns_status_reads_the_journal(
+    talkstack_server: TalkstackEmulator, tmp_path: Path
+) -> None:
+    seed = talkstack_server.seed()
+    numbers = numbers_csv(tmp_path / "n.csv", 3)
+    for number in numbers:
+        talkstack_server.call_outcomes(number, "busy", "completed")
+    journal, out = tmp_path / "campaign.jsonl", tmp_path / "outcomes.jsonl"
+    done = _dial(
+        talkstack_server, seed, tmp_path / "n.csv", "--redial", "2", "--redial-after", "0.02",
+        "--redial-on", "busy,no-answer", "--journal", str(journal), "--outcomes", str(out),
+        api_key=seed.account.api_key,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert sorted(talkstack_server.placed_numbers()) == sorted(numbers * 2)
+    for outcome in _outcomes(out):
+        assert outcome["status"] == "placed"
+        assert outcome["final_status"] == "completed"
+        assert [a["ended"] for a in outcome["attempts"]] == ["busy", "completed"]
+        assert len({a["sid"] for a in outcome["attempts"]}) == 2
+    status = cli(talkstack_server, "campaigns", "status", "--journal", str(journal))
+    assert status.returncode == 0, status.stderr
+    assert "(no run holds it now): 6 placed, 0 in flight, 0 may have been placed" in status.stdout
+    assert "6 calls ended" in status.stdout
+    as_json = cli(
+        talkstack_server, "campaigns", "status", "--journal", str(journal), "--format", "json"
+    )
+    counts = json.loads(as_json.stdout)
+    assert (counts["placed"], counts["waiting_to_redial"], counts["running"]) == (6, 0, False)
+    for bad, says in ((("--redial-on", "completed"), "--redial-on"),
+                      (("--redial", "lots"), "--redial")):  # fmt: skip
+        refused = _dial(
+            talkstack_server, seed, tmp_path / "n.csv", *bad, api_key=seed.account.api_key
+        )
+        assert refused.returncode == 2
+        assert says in refused.stderr
+    assert len(talkstack_server.placed_numbers()) == 6

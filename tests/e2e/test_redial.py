@@ -63,18 +63,19 @@ async def test_each_attempt_is_its_own_placement_at_least_the_interval_after_the
     journal = tmp_path / "campaign.jsonl"
     client = connect(api_key=seed.account.api_key)
     numbers = [BUSY_BUSY_ANSWERED, NEVER_ANSWERS, ANSWERS, SILENT]
-    outcomes = _by_number(
-        await collect(
-            client.calls.dial_many(
-                numbers,
-                project_id=seed.project_id,
-                agent_id=seed.agent_id,
-                redial=RedialPolicy(times=2, after=HALF_AN_HOUR),
-                clock=clock,
-                journal=journal,
-            )
+
+    async def dial() -> dict[str, DialOutcome]:
+        run = client.calls.dial_many(
+            numbers,
+            project_id=seed.project_id,
+            agent_id=seed.agent_id,
+            redial=RedialPolicy(times=2, after=HALF_AN_HOUR),
+            clock=clock,
+            journal=journal,
         )
-    )
+        return _by_number(await collect(run))
+
+    outcomes = await dial()
     made = collections.Counter(talkstack_server.placed_numbers())
     assert made == {BUSY_BUSY_ANSWERED: 3, NEVER_ANSWERS: 3, ANSWERS: 1, SILENT: 1}
 
@@ -119,18 +120,7 @@ async def test_each_attempt_is_its_own_placement_at_least_the_interval_after_the
     assert len(scheduled) == 4
 
     # A re-run with the journal: every schedule is complete, nothing is dialled again.
-    again = _by_number(
-        await collect(
-            client.calls.dial_many(
-                numbers,
-                project_id=seed.project_id,
-                agent_id=seed.agent_id,
-                redial=RedialPolicy(times=2, after=HALF_AN_HOUR),
-                clock=clock,
-                journal=journal,
-            )
-        )
-    )
+    again = await dial()
     assert collections.Counter(talkstack_server.placed_numbers()) == made
     assert {o.status for o in again.values()} == {DialStatus.SKIPPED}
     assert again[BUSY_BUSY_ANSWERED].detail == (
