@@ -322,7 +322,11 @@ class _Run:
             else:
                 self.emit(_journalled(index, item, request, digest, verdict))
             return
-        await self._when_in_window(_Input(index, item, request, digest))
+        entry = _Input(index, item, request, digest)
+        if settings.window is None:
+            await self._start(entry)
+        else:
+            await self._when_in_window(entry)
 
     async def _admitted(self, digest: bytes) -> Verdict | str:
         assert self.journal is not None
@@ -499,8 +503,7 @@ class _Run:
         # first step never gets here, and stop() reports it instead.
         del self.unstarted[entry.index]
         chain = entry.chain
-        number = chain.number if chain is not None else 0
-        p = _Placement(attempt_digest(entry.digest, number).hex())
+        p = _Placement(attempt_digest(entry.digest, chain.number).hex() if chain else entry.key)
         base = _not_attempted(entry, "run stopped before sending")
         self.in_flight += 1
         try:
@@ -566,7 +569,8 @@ class _Run:
             if self.pacing is not None:
                 await self.pacing.wait_for_rate(await self._rate())
             p.sent, p.outcome = True, None  # from here the request may reach the server
-            p.placed_at = self.clock.now()
+            if self.redial is not None:
+                p.placed_at = self.clock.now()
             p.outcome = outcome = await self._send(base, entry.request)
             if adaptive is None or not (
                 outcome.status is DialStatus.FAILED and is_rate_refusal(outcome.error)
