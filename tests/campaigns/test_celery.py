@@ -31,9 +31,10 @@ from talkstack_async.campaigns import RedisLedger, campaign_status, reconcile
 from talkstack_async.testing import Fault, Seed, TalkstackEmulator
 from tests.campaigns.test_redis_ledger import _check_rate
 from tests.processes.conftest import env_for
+from tests.soak import soak
 
-NUMBERS = 5000
-SHARD = 500
+NUMBERS = soak(5000, 1500)
+SHARD = NUMBERS // 10
 RATE = 300
 CONCURRENCY = 8
 TIMEOUT = 180.0
@@ -137,7 +138,7 @@ def test_celery_workers_with_one_killed_place_every_number_once_within_the_limit
         )  # fmt: skip
         with redis.Redis.from_url(redis_url) as ledger:
             deadline = time.monotonic() + 60
-            while ledger.hlen("talkstack:{celery-acceptance}:state") < 1200:
+            while ledger.hlen("talkstack:{celery-acceptance}:state") < NUMBERS * 6 // 25:
                 assert time.monotonic() < deadline, "the campaign did not get going"
                 assert submitter.poll() is None, submitter.communicate(timeout=30)
                 time.sleep(0.05)

@@ -21,8 +21,9 @@ import pytest
 from talkstack_async.testing import Fault, TalkstackEmulator
 from tests.campaigns.test_redis_ledger import _check_rate
 from tests.cli.test_cli import ENTRY_POINT, cli_env, numbers_csv
+from tests.soak import soak
 
-NUMBERS = 5000
+NUMBERS = soak(5000, 1500)
 RATE = 300
 CONCURRENCY = 8  # campaign-wide: two workers, four each when both run
 PROCESS_TIMEOUT = 120.0
@@ -66,7 +67,7 @@ def test_a_fleet_with_a_killed_worker_places_every_number_once_within_its_limits
 
     survivor = _worker(talkstack_server, key, *dial)
     doomed = _worker(talkstack_server, key, *dial)
-    time.sleep(rng.uniform(2.0, 5.0))
+    time.sleep(rng.uniform(2.0, 5.0) if NUMBERS == 5000 else rng.uniform(1.2, 2.5))
     assert doomed.poll() is None, "the worker finished before it could be killed"
     doomed.send_signal(signal.SIGKILL)
     doomed.communicate(timeout=30)

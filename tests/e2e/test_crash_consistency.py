@@ -24,8 +24,9 @@ import pytest
 from talkstack_async._journal import DialJournal
 from talkstack_async.testing import Fault, TalkstackEmulator
 from tests.cli.test_cli import ENTRY_POINT, cli_env, numbers_csv
+from tests.soak import soak
 
-TRIALS = 32
+TRIALS = soak(32, 12)
 NUMBERS = 1200
 TIME_BUDGET = 240.0  # seconds for the whole test; each process is bounded too
 
@@ -114,8 +115,8 @@ def test_kill_9_at_random_moments_then_resume_never_dials_twice_and_loses_nothin
     key_of = {r["key"]: r["number"] for r in records if r["event"] == "attempt"}
     recorded_placed = {key_of[r["key"]] for r in records if r["event"] == "placed"}
     assert recorded_placed <= placed
-    assert kills >= 20, f"only {kills} of {TRIALS} runs were killed mid-way"
-    assert tears >= 5
+    assert kills >= TRIALS * 5 // 8, f"only {kills} of {TRIALS} runs were killed mid-way"
+    assert tears >= TRIALS * 5 // 32  # about 30 % of the runs tear the tail
     print(
         f"{kills} kills, {tears} torn tails, {len(placed)} placed once, "
         f"{len(attempted - placed)} attempted but never sent (skipped, not re-dialled)"

@@ -22,8 +22,9 @@ from talkstack_async import (
 from talkstack_async.testing import Fault, TalkstackEmulator
 from talkstack_sync import Talkstack
 from tests.e2e.conftest import run
+from tests.soak import soak
 
-OPERATIONS = 10_000
+OPERATIONS = soak(10_000, 3_000)
 PLACEMENT_SHARE = 10  # one operation in ten places a call
 
 
