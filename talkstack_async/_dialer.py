@@ -8,7 +8,14 @@ stays flat however long the input and however slow the consumer.
 A placement task journals the attempt (durably) before sending and the result before the
 outcome is released. Placements are never retried here (the transport never resends them
 either): a failure that may have reached the server is ``UNKNOWN``, one that certainly did not
-is ``FAILED``, and the caller decides.
+is ``FAILED``, and the caller decides. The one exception is a refusal for the server's rate
+(429, or 503 with ``Retry-After``): certainly not placed, it is journalled so, waited out and
+claimed again before it is resent (``campaigns._adaptive``).
+
+Waiting: an input outside its calling window (``campaigns._windows``) or waiting for its
+redial (``campaigns._redial``) gives its slot back and sits in a heap, earliest first, until a
+scheduler task starts it. Under a redial policy each attempt is a placement of its own key and
+the input's outcome comes after its last.
 
 Stopping early: when the consumer stops (break, cancellation, Ctrl-C in the blocking facade),
 in-flight placements are cancelled and become ``UNKNOWN`` (journalled, so a re-run skips

@@ -4,7 +4,10 @@
 from any number of processes on any machines: each request is claimed by exactly one of them
 before it is sent, and ``rate`` and ``concurrency`` hold for the campaign as a whole. The file
 journal (``journal=``) is the single-process ledger. ``reconcile`` settles what a crash left
-as "may have been placed" by looking it up in the call history.
+as "may have been placed" by looking it up in the call history. Both ledgers carry the
+policies that follow the server and the clock: pacing that backs off on 429s
+(``RateLimitPolicy``), calling windows in the recipient's time (``CallingWindow``) and
+redials (``RedialPolicy``); ``campaign_status`` / ``journal_status`` show a campaign's state.
 """
 
 from talkstack_async.campaigns._ledger import ClaimLostError, Ledger, Unknown
