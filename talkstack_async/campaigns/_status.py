@@ -18,6 +18,7 @@ from typing import Any
 
 import attrs
 
+from talkstack_async._errors import ValidationError
 from talkstack_async._journal_index import DigestIndex
 from talkstack_async.campaigns._pacing import RedisPacing
 from talkstack_async.campaigns._redis import RedisLedger
@@ -107,14 +108,19 @@ def journal_status(path: str | os.PathLike[str]) -> CampaignStatus:
         running = _held(file.fileno())
         header = file.readline()
         if b"talkstack_journal" not in header:
-            raise ValueError(f"{str(path)!r} is not a talkstack dial journal")
+            raise ValidationError("journal", f"{str(path)!r} is not a talkstack dial journal")
         dues: dict[bytes, float] = {}
         runs: dict[bytes, str] = {}
         for line in file:
             if not line.endswith(b"\n"):
                 break  # being written
-            record = json.loads(line)
-            key = record.get("key")
+            try:
+                record = json.loads(line)
+            except ValueError:
+                raise ValidationError(
+                    "journal", f"{str(path)!r} has a damaged record: not a dial journal?"
+                ) from None
+            key = record.get("key") if isinstance(record, dict) else None
             if not isinstance(key, str):
                 continue
             try:

@@ -198,6 +198,13 @@ def test_redials_follow_the_flags_and_campaigns_status_reads_the_journal(
     )
     counts = json.loads(as_json.stdout)
     assert (counts["placed"], counts["waiting_to_redial"], counts["running"]) == (6, 0, False)
+    (tmp_path / "not-a-journal").write_text("number\n+14155550100\n")
+    for path, says in ((tmp_path / "missing.jsonl", "No such file"),
+                       (tmp_path / "not-a-journal", "not a talkstack dial journal")):  # fmt: skip
+        unreadable = cli(talkstack_server, "campaigns", "status", "--journal", str(path))
+        assert unreadable.returncode in (1, 2)
+        assert says in unreadable.stderr
+        assert "Traceback" not in unreadable.stderr
     for bad, says in ((("--redial-on", "completed"), "--redial-on"),
                       (("--redial", "lots"), "--redial")):  # fmt: skip
         refused = _dial(
