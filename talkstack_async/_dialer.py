@@ -48,7 +48,7 @@ from collections.abc import (
 )
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import attrs
@@ -77,7 +77,7 @@ from talkstack_async.campaigns._adaptive import (
     RateLimitPolicy,
     is_rate_refusal,
 )
-from talkstack_async.campaigns._ledger import ClaimLostError, Ledger
+from talkstack_async.campaigns._ledger import ClaimLostError, Ledger, RedialLedger
 from talkstack_async.campaigns._open import check_ledger_options, open_ledger
 from talkstack_async.campaigns._pacing import RedisPacing
 from talkstack_async.campaigns._redial import RedialPolicy, attempt_digest
@@ -174,6 +174,13 @@ async def dial(
         journal = await DialJournal.open(settings.journal)
     else:
         journal = None
+    if (
+        settings.redial is not None
+        and journal is not None
+        and not isinstance(journal, RedialLedger)
+    ):
+        await _close(journal, owned)
+        raise ValidationError("ledger", "a redial policy needs a ledger with ended()")
     adaptive = None
     if pacing is not None and settings.on_rate_limit is not None:
         adaptive = pacing.adaptive(settings.on_rate_limit)
@@ -197,10 +204,14 @@ async def dial(
                 await pacing.close()
             if journal is not None:
                 await journal.flush()
-                if owned:
-                    closing = journal.close()
-                    if closing is not None:
-                        await closing
+                await _close(journal, owned)
+
+
+async def _close(journal: Ledger, owned: bool) -> None:
+    if owned:
+        closing = journal.close()
+        if closing is not None:
+            await closing
 
 
 class _InputError(Exception):
@@ -378,7 +389,7 @@ class _Run:
         while True:
             key = attempt_digest(entry.digest, chain.number)
             call = PlacedCall(sid=sid, to=entry.request.number)
-            ended = await self.journal.ended(key)
+            ended = await cast(RedialLedger, self.journal).ended(key)  # checked at the start
             if ended is None:  # placed, its end not known: learn it (a read), then go on
                 chain.earlier = call
                 await self._start(entry)

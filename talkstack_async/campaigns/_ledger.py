@@ -14,8 +14,9 @@ or is free to dial, and it makes the claim before a placement durable and exclus
 * ``write(record)``, ``flush()``, ``close()`` (may be a coroutine).
 * ``unknowns()`` and ``resolve(...)``: what reconciliation reads and writes
   (:mod:`talkstack_async.campaigns._reconcile`).
-* ``ended(digest)``: how the request's call ended, from its ``final`` record (a status and
-  when), or None: a redial policy resumes its schedule from it.
+* ``ended(digest)`` (only a ledger used with a redial policy needs it: ``RedialLedger``): how
+  the request's call ended, from its ``final`` record (a status and when), or None; a redial
+  policy resumes its schedule from it.
 * ``scheduled`` records say an input waits (for its window, its redial, the server's
   ``Retry-After``): the file journal keeps them for the reader, the Redis ledger counts them
   for ``campaigns status``; a resume derives its schedule again from the rules, not from them.
@@ -33,7 +34,7 @@ import attrs
 from talkstack_async._errors import TalkstackError
 from talkstack_async._journal import Ended, Verdict
 
-__all__ = ["ClaimLostError", "Ledger", "Unknown", "Verdict"]
+__all__ = ["ClaimLostError", "Ledger", "RedialLedger", "Unknown", "Verdict"]
 
 
 class ClaimLostError(TalkstackError):
@@ -74,5 +75,10 @@ class Ledger(Protocol):
     def unknowns(self) -> AsyncIterator[Unknown]: ...
 
     async def resolve(self, key: str, *, sid: str | None, note: str) -> None: ...
+
+
+@runtime_checkable
+class RedialLedger(Ledger, Protocol):
+    """A ledger a redial policy can resume from (both of the SDK's are)."""
 
     async def ended(self, digest: bytes) -> Ended | None: ...

@@ -302,3 +302,53 @@ async def test_a_redial_argument_that_is_not_a_policy_fails_before_sending(
         with pytest.raises(ValidationError, match="redial"):
             await run.__anext__()
     assert talkstack_server.placed_numbers() == []
+
+
+async def test_a_custom_ledger_without_ended_is_refused_for_redials_before_sending(
+    talkstack_server: TalkstackEmulator, tmp_path: Path
+) -> None:
+    """A ``Ledger`` of your own keeps working; a redial policy needs it to answer ``ended``."""
+    from talkstack_async._journal import DialJournal
+
+    class OldLedger:  # the Ledger protocol as it was before redials
+        def __init__(self, journal: DialJournal) -> None:
+            self._journal = journal
+
+        def admit(self, digest: bytes) -> Any:
+            return self._journal.admit(digest)
+
+        def submit(self, record: Any) -> Any:
+            return self._journal.submit(record)
+
+        async def write(self, record: Any) -> None:
+            await self._journal.write(record)
+
+        async def flush(self) -> None:
+            await self._journal.flush()
+
+        def close(self) -> None:
+            self._journal.close()
+
+        def unknowns(self) -> Any:
+            return self._journal.unknowns()
+
+        async def resolve(self, key: str, *, sid: str | None, note: str) -> None:
+            await self._journal.resolve(key, sid=sid, note=note)
+
+    seed = talkstack_server.seed()
+    ledger = OldLedger(await DialJournal.open(tmp_path / "campaign.jsonl"))
+    try:
+        async with AsyncTalkstack(**talkstack_server.client_options(seed.account)) as client:
+
+            def dial(**options: Any) -> Any:
+                return client.calls.dial_many(
+                    [ANSWERS], project_id=seed.project_id, agent_id=seed.agent_id,
+                    ledger=ledger, **options,
+                )  # fmt: skip
+
+            with pytest.raises(ValidationError, match="ended"):
+                await dial(redial=RedialPolicy()).__anext__()
+            assert talkstack_server.placed_numbers() == []
+            assert [o.status async for o in dial()] == [DialStatus.PLACED]
+    finally:
+        ledger.close()
