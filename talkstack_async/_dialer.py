@@ -245,7 +245,11 @@ class _Run:
         self.settled: list[tuple[DialOutcome, _Receipt | None, _Receipt | None]] = []
         self.failure: BaseException | None = None
         self.stopping = False
-        self.waiting: tuple[int, Any, CallRequest] | None = None
+        # The input the feeder is admitting, until it has an outcome or a place (unstarted,
+        # scheduled): a stop meanwhile reports it.
+        self.admitting: tuple[int, Any] | None = None
+        # Inputs past admission whose placement has not begun (waiting for the rate, or their
+        # task not yet run): a stop reports them NOT_ATTEMPTED.
         self.unstarted: dict[int, _Input] = {}
         self.redial = settings.redial
         policy = settings.on_rate_limit
@@ -278,16 +282,18 @@ class _Run:
                 if self.failed:  # it failed while we waited for a slot
                     self.emit(_outcome(self.read - 1, item, DialStatus.NOT_ATTEMPTED, "run failed"))
                     break
+                self.admitting = (self.read - 1, item)
                 await self._admit(self.read - 1, item)
+                self.admitting = None
             if self.failure is not None and not isinstance(self.failure, _InputError):
                 while (item := await self._next(source)) is not _END:
                     self.emit(_outcome(self.read - 1, item, DialStatus.NOT_ATTEMPTED, "run failed"))
             while self.tasks:
                 await asyncio.wait(set(self.tasks))
         except asyncio.CancelledError:
-            if self.waiting is not None:
-                index, item, request = self.waiting
-                self.emit(_outcome(index, item, DialStatus.NOT_ATTEMPTED, "run stopped", request))
+            if self.admitting is not None:
+                index, item = self.admitting
+                self.emit(_outcome(index, item, DialStatus.NOT_ATTEMPTED, "run stopped"))
             raise
         except Exception as exc:  # a bug here must not hang the consumer
             self.fail(exc)
@@ -364,16 +370,17 @@ class _Run:
         await self._start(entry)
 
     async def _start(self, entry: _Input) -> None:
-        """Pace, then start the placement's task (watching an earlier run's call: at once)."""
-        if self.pacer is not None and (entry.chain is None or entry.chain.earlier is None):
-            index, item, request = entry.index, entry.item, entry.request
-            self.waiting = (index, item, request)
-            await self.pacer.wait()
-            self.waiting = None
-            if self.failure is not None:
-                self.emit(_not_attempted(entry, "run failed"))
-                return
+        """Pace, then start the placement's task (watching an earlier run's call: at once).
+        Feeder, scheduler and placements (a redial due at once) may all be pacing at once."""
         self.unstarted[entry.index] = entry
+        self._placed(entry.index)
+        if self.pacer is not None and (entry.chain is None or entry.chain.earlier is None):
+            await self.pacer.wait()
+            if self.failure is not None:
+                del self.unstarted[entry.index]
+                outcome = _not_attempted(entry, "run failed")
+                self.emit(_chained(outcome, entry.chain, outcome.detail))
+                return
         task = asyncio.create_task(self.place(entry))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -451,6 +458,7 @@ class _Run:
         then start it; the journal records it as ``scheduled``."""
         entry.why, entry.due = why, due
         heapq.heappush(self.scheduled, (due, entry.index, entry))
+        self._placed(entry.index)
         self.waits[why] += 1
         if self.scheduled[0][1] == entry.index:
             self.wake.set()  # the earliest now: the scheduler's sleep was too long
@@ -465,28 +473,29 @@ class _Run:
             await asyncio.shield(self.journal.submit(record))
 
     async def _release_when_due(self) -> None:
-        """Start each waiting input when it is due, earliest first."""
+        """Start each waiting input when it is due, earliest first. Its slot is taken before
+        it leaves the heap, so a stop meanwhile still finds it there; a failure wakes this."""
         while self.scheduled and self.failure is None:
-            due = self.scheduled[0][0]
-            left = (due - self.clock.now()).total_seconds()
+            left = (self.scheduled[0][0] - self.clock.now()).total_seconds()
             if left > 0:
                 await self._sleep_unless_woken(left)
                 continue
+            await self.slots.acquire()
+            if self.failure is not None or not self.scheduled:
+                self.slots.release()
+                break
             _, _, entry = heapq.heappop(self.scheduled)
             self.waits[entry.why] -= 1
             if entry.why == "redial" and self.settings.window is not None:
                 opens = self._window_opens(entry)  # the redial is due: is its window open?
                 if opens is None:
-                    continue
+                    continue  # its FAILED outcome holds the slot
                 if opens > self.clock.now():
                     entry.why, entry.due = "window", opens
                     heapq.heappush(self.scheduled, (opens, entry.index, entry))
                     self.waits["window"] += 1
+                    self.slots.release()
                     continue
-            await self.slots.acquire()
-            if self.failed:  # it failed while this one waited for a slot
-                self._not_attempted_waiting([(due, entry.index, entry)], "run failed")
-                break
             await self._start(entry)
         if self.failure is not None:
             self._not_attempted_waiting(self.scheduled, "run failed")
@@ -555,7 +564,10 @@ class _Run:
             if due is not None:
                 assert entry.chain is not None
                 entry.chain.number += 1
-                await self._redial_when_due(entry, due)
+                try:
+                    await self._redial_when_due(entry, due)
+                except Exception as exc:  # the journal or the ledger failed: the input is
+                    self.fail(exc)  # scheduled or unstarted by now, and reported from there
                 return
         self.emit(outcome)
 
@@ -722,7 +734,13 @@ class _Run:
 
     # -- outcomes ------------------------------------------------------------------------
 
+    def _placed(self, index: int) -> None:
+        """The feeder's input is accounted for (it has an outcome or a place)."""
+        if self.admitting is not None and self.admitting[0] == index:
+            self.admitting = None
+
     def emit(self, outcome: DialOutcome) -> None:
+        self._placed(outcome.index)
         self.totals[outcome.status] += 1
         self.ready.put_nowait(outcome)
         settings = self.settings
@@ -758,6 +776,7 @@ class _Run:
     def fail(self, exc: BaseException) -> None:
         if self.failure is None:
             self.failure = exc
+            self.wake.set()  # the scheduler reports what waits, rather than sleep it out
 
     async def stop(self, feeder: asyncio.Task[None]) -> None:
         feeder.cancel()
