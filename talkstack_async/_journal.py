@@ -372,12 +372,17 @@ def ended_from(record: Mapping[str, Any]) -> Ended | None:
     """A ``final`` record's (status, ended), or None for any other record."""
     if record.get("event") != "final" or not isinstance(record.get("status"), str):
         return None
-    text = record.get("ended")
+    return str(record["status"]), parse_time(record.get("ended"))
+
+
+def parse_time(text: object) -> datetime | None:
+    """A record's timestamp (ISO 8601, ``Z`` or an offset; Python 3.10 reads no ``Z``)."""
+    if not isinstance(text, str):
+        return None
     try:
-        at = datetime.fromisoformat(text.replace("Z", "+00:00")) if isinstance(text, str) else None
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        at = None
-    return str(record["status"]), at
+        return None
 
 
 class _Loader:

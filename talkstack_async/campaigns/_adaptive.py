@@ -74,7 +74,9 @@ class RateLimitPolicy:
     backoff: float = attrs.field(default=1.0, validator=_positive)
     max_backoff: float = attrs.field(default=60.0, validator=_positive)
     decrease: float = attrs.field(default=0.5, validator=_fraction)
-    increase: float | None = attrs.field(default=None)
+    increase: float | None = attrs.field(
+        default=None, validator=attrs.validators.optional(_positive)
+    )
     min_rate: float = attrs.field(default=0.2, validator=_positive)
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
@@ -123,12 +125,17 @@ class AdaptiveRate:
         if now < self._quiet_until:
             return  # the same congestion event
         self._quiet_until = now + max(pause, _QUIET)
+        self.current = max(self.policy.min_rate, self._cut_from() * self.policy.decrease)
+
+    def _cut_from(self) -> float:
+        """The rate a refusal cuts (what the run was doing, without a configured rate); the
+        first one also fixes the scale AIMD works around."""
         base = self.current if self.current is not None else max(self.observed(), 1.0)
         if self._scale is None:
             self._scale = self.ceiling or base
         if self.ceiling is None and self._release_at is None:
             self._release_at = 2 * base
-        self.current = max(self.policy.min_rate, base * self.policy.decrease)
+        return base
 
     def step(self) -> float:
         """The rise for one accepted placement: ``increase`` per second, spread over the
@@ -216,11 +223,8 @@ class RedisAdaptiveRate(AdaptiveRate):
         self.paused_until = 0.0 if paused is None else paused / 1000
 
     async def refused(self, pause: float) -> None:
-        base = self.current if self.current is not None else max(self.observed(), 1.0)
-        if self._scale is None:
-            self._scale = self.ceiling or base
-        if self.ceiling is None and self._release_at is None:
-            self._release_at = 2 * base
+        self._recent.append(time.monotonic())  # what the run was sending, refused or not
+        base = self._cut_from()  # the server decides whether this refusal cuts it
         self.current = float(
             await self._refused(
                 keys=[self._key],

@@ -1,10 +1,13 @@
 """Pacing for a whole campaign across its processes: ``rate`` and ``concurrency`` on Redis.
 
-Rate: the ``limits`` library's moving-window limiter on its async Redis storage (redis-py),
-rather than a script of our own: it is well kept, its window is exact (no burst at a window's
-edge, as a fixed window allows), and its acquisition is one atomic server-side script. A rate
+Rate: the ``limits`` library's moving window on its async Redis storage (redis-py), rather
+than a script of our own: it is well kept, its window is exact (no burst at a window's edge,
+as a fixed window allows), and its acquisition is one atomic server-side script. A rate
 ``r`` >= 1 becomes ``floor(r)`` placements in any one-second window; below 1, one placement in
-any ``ceil(1/r)`` seconds. Its timestamps are the processes' clocks: machines must keep them
+any ``ceil(1/r)`` seconds. The storage's window is used directly, on one key whose limit is
+the campaign's rate of the moment: the library's limiter keys each limit apart, so a cut rate
+would start from an empty window and let a second's worth through at once, on top of what
+the last second sent. Its timestamps are the processes' clocks: machines must keep them
 in step (NTP does, to milliseconds). Placements are also spaced evenly within each process
 (``dial_many``'s own pacer), so a process never bursts its share.
 
@@ -76,8 +79,6 @@ class RedisPacing:
         self._renew = client.register_script(_RENEW)
         self._held: set[str] = set()
         self._renewer: asyncio.Task[None] | None = None
-        self._limiter: Any = None
-        self._items: dict[float, Any] = {}
         self._storage: Any = None
         self._rate_key = prefix + "rate"
         self._prefix = prefix
@@ -91,19 +92,15 @@ class RedisPacing:
 
     def _setup_rate(self, client: Any) -> None:
         try:
-            from limits import RateLimitItemPerSecond
             from limits.aio.storage import RedisStorage
-            from limits.aio.strategies import MovingWindowRateLimiter
         except ImportError as exc:  # pragma: no cover - the optional extra
             raise ValidationError(
                 "rate", "a campaign-wide rate needs limits: pip install 'talkstack[redis]'"
             ) from exc
-        self._per_second = RateLimitItemPerSecond
         # The same connection pool as the ledger: one set of connections per process.
         self._storage = RedisStorage(
             "async+redis://", implementation="redispy", connection_pool=client.connection_pool
         )
-        self._limiter = MovingWindowRateLimiter(self._storage)
 
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
@@ -133,29 +130,18 @@ class RedisPacing:
             self._renewer = asyncio.ensure_future(self._renew_forever())
         return lease
 
-    def _item(self, rate: float) -> Any:
-        item = self._items.get(rate)
-        if item is None:
-            if len(self._items) > 256:  # an adaptive rate takes many values: start over
-                self._items.clear()
-            if rate >= 1:
-                item = self._per_second(math.floor(rate), 1)
-            else:
-                item = self._per_second(1, math.ceil(1 / rate))
-            self._items[rate] = item
-        return item
-
     async def wait_for_rate(self, rate: float | None) -> None:
         """Wait for a placement's turn at ``rate`` (the campaign's current rate) across the
         campaign; None: no limit."""
         if rate is None:
             return
-        if self._limiter is None:
+        if self._storage is None:
             self._setup_rate(self._redis)
-        item = self._item(rate)
-        while not await self._limiter.hit(item, self._rate_key):
-            stats = await self._limiter.get_window_stats(item, self._rate_key)
-            wait = max(0.001, stats.reset_time - time.time())
+        limit, seconds = (math.floor(rate), 1) if rate >= 1 else (1, math.ceil(1 / rate))
+        window = self._storage
+        while not await window.acquire_entry(self._rate_key, limit, seconds):
+            start, _ = await window.get_moving_window(self._rate_key, limit, seconds)
+            wait = max(0.001, start + seconds - time.time())
             # A little jitter: processes woken at once do not all race for the one entry.
             await asyncio.sleep(min(wait, 1.0) + random.random() * 0.002)
 

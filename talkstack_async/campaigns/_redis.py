@@ -39,7 +39,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from talkstack_async._errors import ValidationError
-from talkstack_async._journal import Ended, Verdict, ended_from
+from talkstack_async._journal import Ended, Verdict, ended_from, parse_time
 from talkstack_async._journal_index import DigestIndex
 from talkstack_async.campaigns._ledger import ClaimLostError, Unknown
 
@@ -287,10 +287,8 @@ class RedisLedger:
                 await pipe.execute()
 
     async def _wait(self, key: str, why: str, until: object) -> None:
-        try:
-            due = datetime.fromisoformat(str(until).replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            due = time.time()
+        moment = parse_time(until)
+        due = moment.timestamp() if moment is not None else time.time()
         entry = json.dumps({"w": why, "u": int(due * 1000), "r": self.run_id})
         self._waits.add(key)
         async with self._redis.pipeline(transaction=False) as pipe:

@@ -19,6 +19,7 @@ from typing import Any
 import attrs
 
 from talkstack_async._errors import ValidationError
+from talkstack_async._journal import parse_time
 from talkstack_async._journal_index import DigestIndex
 from talkstack_async.campaigns._pacing import RedisPacing
 from talkstack_async.campaigns._redis import RedisLedger
@@ -208,7 +209,5 @@ def _held(fd: int) -> bool | None:
 
 
 def _seconds(text: object) -> float:
-    try:
-        return datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return 0.0
+    moment = parse_time(text)
+    return moment.timestamp() if moment is not None else 0.0

@@ -149,7 +149,7 @@ class DialProgress:
     waiting_for_window: int = 0
     """Inputs outside their calling window, waiting for it to open."""
     next_window: datetime | None = None
-    """When the next waiting input's window opens (UTC)."""
+    """When the next waiting input is due (UTC): its window opening, or its redial."""
     waiting_to_redial: int = 0
     """Inputs whose call ended busy, unanswered, ..., waiting for their redial (a policy)."""
 

@@ -324,9 +324,12 @@ def _summarise(
 def _redial_policy(args: argparse.Namespace) -> RedialPolicy | None:
     if not args.redial:
         return None
-    return RedialPolicy(
-        times=args.redial, after=timedelta(minutes=args.redial_after), statuses=args.redial_on
-    )
+    try:
+        return RedialPolicy(
+            times=args.redial, after=timedelta(minutes=args.redial_after), statuses=args.redial_on
+        )
+    except ValidationError as exc:  # the only one the parser cannot check: at least 1 s
+        raise ValidationError("--redial-after", exc.problem) from None
 
 
 def _waits(progress: DialProgress) -> str:

@@ -17,25 +17,12 @@ import redis.asyncio as aioredis
 from talkstack_async import AsyncTalkstack, DialStatus, RedialPolicy
 from talkstack_async.campaigns import campaign_status, journal_status
 from talkstack_async.testing import FakeClock, TalkstackEmulator
+from tests.clocks import HeldClock
 
 pytestmark = pytest.mark.talkstack_emulator(status_interval=0)
 
 MONDAY_3PM_UTC = datetime(2026, 12, 7, 15, 0, tzinfo=timezone.utc)
 POLICY = RedialPolicy(times=2, after=timedelta(minutes=30))
-
-
-class HeldClock(FakeClock):
-    """A fake clock whose sleeps wait until the test lets time move (``release``)."""
-
-    def __init__(self, start: datetime) -> None:
-        super().__init__(start)
-        self.moving = asyncio.Event()
-        self.sleeping = asyncio.Event()
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeping.set()
-        await self.moving.wait()
-        await super().sleep(seconds)
 
 
 async def test_two_runs_of_a_campaign_make_each_redial_once(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import hashlib
+import time
 import warnings
 from typing import Any
 
@@ -252,6 +253,28 @@ async def test_a_live_processes_lease_is_renewed_past_its_lifetime(redis_url: st
             assert not taken, "a live lease expired"
         await one.close()
         await two.close()
+    finally:
+        await client.aclose()
+
+
+async def test_a_cut_in_the_campaigns_rate_counts_what_the_last_second_sent(
+    redis_url: str,
+) -> None:
+    """The rate's one-second window is one history whatever the rate: after 20 placements at
+    20/s, a cut to 10/s lets none through until the window has fewer than 10 in it."""
+    from talkstack_async.campaigns._pacing import RedisPacing
+
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        pacing = RedisPacing(client, "talkstack:{cut}:", rate=20, concurrency=100)
+        started = time.monotonic()
+        for _ in range(20):
+            await pacing.wait_for_rate(20)
+        assert time.monotonic() - started < 0.5  # the first 20 go at once
+        await pacing.wait_for_rate(10)  # the 11th of the last second: must wait
+        waited = time.monotonic() - started
+        assert waited >= 0.9, f"a cut rate burst: 21 placements in {waited:.2f} s"
+        await pacing.close()
     finally:
         await client.aclose()
 

@@ -205,8 +205,12 @@ def test_redials_follow_the_flags_and_campaigns_status_reads_the_journal(
         assert unreadable.returncode in (1, 2)
         assert says in unreadable.stderr
         assert "Traceback" not in unreadable.stderr
-    for bad, says in ((("--redial-on", "completed"), "--redial-on"),
-                      (("--redial", "lots"), "--redial")):  # fmt: skip
+    usage_errors = [
+        (("--redial-on", "completed"), "--redial-on"),
+        (("--redial", "lots"), "--redial"),
+        (("--redial", "1", "--redial-after", "0.001"), "--redial-after"),
+    ]
+    for bad, says in usage_errors:
         refused = _dial(
             talkstack_server, seed, tmp_path / "n.csv", *bad, api_key=seed.account.api_key
         )
