@@ -30,8 +30,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from talkstack_async._journal import DialJournal  # noqa: E402
 from talkstack_async.campaigns import RedisLedger  # noqa: E402
+from talkstack_async.campaigns.ledgers._journal import DialJournal  # noqa: E402
 from talkstack_async.testing import EmulatorThread, Fault  # noqa: E402
 from tests.campaigns.conftest import RedisServer  # noqa: E402
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 def write_campaign(directory: Path, count: int) -> tuple[Path, Path]:
     """A CSV of ``count`` numbers and a journal that has placed every one of them."""
-    from talkstack_async._call_requests import request_digest
+    from talkstack_async.campaigns._requests import request_digest
     from talkstack_async.models.dial import CallRequest
 
     csv, journal = directory / "numbers.csv", directory / "campaign.jsonl"

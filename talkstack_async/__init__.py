@@ -10,7 +10,6 @@
 
 from talkstack_async._auth import TokenCallback
 from talkstack_async._batch_file import BatchSource
-from talkstack_async._call_requests import CallRequestFile
 from talkstack_async._client import AsyncTalkstack
 from talkstack_async._config import DEFAULT_TIMEOUTS, NOT_GIVEN, NotGiven, RetryPolicy, Timeouts
 from talkstack_async._errors import (
@@ -59,9 +58,13 @@ from talkstack_async._webhooks import (
     parse_call_status_event,
     unwrap_call_status_event,
 )
-from talkstack_async.campaigns._adaptive import DEFAULT_RATE_LIMIT_POLICY, RateLimitPolicy
-from talkstack_async.campaigns._redial import Redial, RedialPolicy
-from talkstack_async.campaigns._windows import WEEKDAYS, CallingWindow, Clock, SystemClock
+from talkstack_async.campaigns._requests import CallRequestFile
+from talkstack_async.campaigns.policies._rate_limit import (
+    DEFAULT_RATE_LIMIT_POLICY,
+    RateLimitPolicy,
+)
+from talkstack_async.campaigns.policies._redial import Redial, RedialPolicy
+from talkstack_async.campaigns.policies._windows import WEEKDAYS, CallingWindow, Clock, SystemClock
 from talkstack_async.models import (
     ActiveProjectUpdate,
     Agent,

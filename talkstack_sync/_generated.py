@@ -52,7 +52,7 @@ from talkstack_async import (
     TokenSet,
     Voice,
 )
-from talkstack_async.campaigns._ledger import Ledger
+from talkstack_async.campaigns.ledgers._protocol import Ledger
 from talkstack_async.resources.agents import AsyncAgentsResource
 from talkstack_async.resources.auth import AsyncAuthResource
 from talkstack_async.resources.calls import AsyncCallsResource

@@ -10,10 +10,10 @@ policies that follow the server and the clock: pacing that backs off on 429s
 redials (``RedialPolicy``); ``campaign_status`` / ``journal_status`` show a campaign's state.
 """
 
-from talkstack_async.campaigns._ledger import ClaimLostError, Ledger, Unknown
 from talkstack_async.campaigns._reconcile import Reconciled, ReconcileResult, reconcile
-from talkstack_async.campaigns._redis import LedgerDurabilityWarning, RedisLedger
 from talkstack_async.campaigns._status import CampaignStatus, campaign_status, journal_status
+from talkstack_async.campaigns.ledgers._protocol import ClaimLostError, Ledger, Unknown
+from talkstack_async.campaigns.ledgers._redis import LedgerDurabilityWarning, RedisLedger
 
 __all__ = [
     "CampaignStatus",

@@ -28,7 +28,7 @@ import attrs
 
 from talkstack_async._errors import ValidationError
 from talkstack_async._validation import check_id, check_phone_number
-from talkstack_async.campaigns._ledger import Ledger, Unknown
+from talkstack_async.campaigns.ledgers._protocol import Ledger, Unknown
 
 if TYPE_CHECKING:
     from talkstack_async._client import AsyncTalkstack

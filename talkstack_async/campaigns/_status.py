@@ -19,10 +19,10 @@ from typing import Any
 import attrs
 
 from talkstack_async._errors import ValidationError
-from talkstack_async._journal import parse_time
-from talkstack_async._journal_index import DigestIndex
-from talkstack_async.campaigns._pacing import RedisPacing
-from talkstack_async.campaigns._redis import RedisLedger
+from talkstack_async.campaigns.ledgers._journal_index import DigestIndex
+from talkstack_async.campaigns.ledgers._records import parse_time
+from talkstack_async.campaigns.ledgers._redis import RedisLedger
+from talkstack_async.campaigns.ledgers._redis_pacing import RedisPacing
 
 __all__ = ["CampaignStatus", "campaign_status", "journal_status"]
 

@@ -42,10 +42,10 @@ from celery import Celery, group
 from celery.result import GroupResult
 
 from talkstack_async._errors import ValidationError
-from talkstack_async.campaigns._redial import RedialPolicy
-from talkstack_async.campaigns._redis import campaign_prefix
 from talkstack_async.campaigns._status import CampaignStatus, campaign_status
-from talkstack_async.campaigns._windows import CallingWindow
+from talkstack_async.campaigns.ledgers._redis import campaign_prefix
+from talkstack_async.campaigns.policies._redial import RedialPolicy
+from talkstack_async.campaigns.policies._windows import CallingWindow
 from talkstack_async.models.dial import CallRequest
 
 __all__ = ["CampaignSubmission", "CampaignTasks"]

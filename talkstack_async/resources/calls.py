@@ -20,7 +20,6 @@ from typing_extensions import Unpack
 
 from talkstack_async import _endpoints as ep
 from talkstack_async._batch_file import BatchSource, batch_file
-from talkstack_async._dialer import DialSettings, dial
 from talkstack_async._options import ExtraOptions, RequestOptions
 from talkstack_async._pagination import items_of, iterate_history_pages
 from talkstack_async._polling import check_wait_options, poll_until_final
@@ -33,10 +32,14 @@ from talkstack_async._validation import (
     check_page_size,
     check_phone_number,
 )
-from talkstack_async.campaigns._adaptive import DEFAULT_RATE_LIMIT_POLICY, RateLimitPolicy
-from talkstack_async.campaigns._ledger import Ledger
-from talkstack_async.campaigns._redial import RedialPolicy
-from talkstack_async.campaigns._windows import CallingWindow, Clock
+from talkstack_async.campaigns._run import DialSettings, dial
+from talkstack_async.campaigns.ledgers._protocol import Ledger
+from talkstack_async.campaigns.policies._rate_limit import (
+    DEFAULT_RATE_LIMIT_POLICY,
+    RateLimitPolicy,
+)
+from talkstack_async.campaigns.policies._redial import RedialPolicy
+from talkstack_async.campaigns.policies._windows import CallingWindow, Clock
 from talkstack_async.models.call import (
     AnalysisQuestion,
     BatchCallResult,

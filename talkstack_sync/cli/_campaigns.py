@@ -11,10 +11,10 @@ from typing import Any
 import anyio
 
 from talkstack_async import ValidationError
-from talkstack_async._journal import DialJournal
 from talkstack_async.campaigns import ReconcileResult, RedisLedger, reconcile
-from talkstack_async.campaigns._ledger import Ledger
 from talkstack_async.campaigns._status import CampaignStatus, campaign_status, journal_status
+from talkstack_async.campaigns.ledgers._journal import DialJournal
+from talkstack_async.campaigns.ledgers._protocol import Ledger
 from talkstack_sync.cli._credentials import open_client
 
 __all__ = ["reconcile_command", "status_command"]

@@ -7,7 +7,7 @@ from datetime import date, time
 from typing import Any
 
 from talkstack_async import CallStatus, RedialPolicy, __version__
-from talkstack_async.campaigns._redial import REDIALABLE
+from talkstack_async.campaigns.policies._redial import REDIALABLE
 from talkstack_sync.cli import _calls, _campaigns, _login, _resources
 from talkstack_sync.cli._output import FORMATS, LIST_FORMATS
 

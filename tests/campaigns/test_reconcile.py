@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from talkstack_async import AsyncTalkstack, DialStatus, ValidationError
-from talkstack_async._journal import DialJournal
 from talkstack_async.campaigns import RedisLedger, reconcile
+from talkstack_async.campaigns.ledgers._journal import DialJournal
 from talkstack_async.testing import Fault, TalkstackEmulator
 
 NUMBERS = [f"+1415{8_000_000 + i:07d}" for i in range(10)]

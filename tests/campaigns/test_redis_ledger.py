@@ -21,13 +21,13 @@ from talkstack_async import (
     ResponseEvent,
     ValidationError,
 )
-from talkstack_async._journal import Verdict
 from talkstack_async.campaigns import (
     ClaimLostError,
     LedgerDurabilityWarning,
     RedisLedger,
     campaign_status,
 )
+from talkstack_async.campaigns.ledgers._records import Verdict
 from talkstack_async.testing import Fault, TalkstackEmulator
 
 
@@ -215,7 +215,7 @@ def _check_rate(server: TalkstackEmulator, rate: float) -> None:
 async def test_a_dead_processes_concurrency_slot_comes_back_when_its_lease_expires(
     redis_url: str,
 ) -> None:
-    from talkstack_async.campaigns._pacing import RedisPacing
+    from talkstack_async.campaigns.ledgers._redis_pacing import RedisPacing
 
     client = aioredis.Redis.from_url(redis_url)
     try:
@@ -240,7 +240,7 @@ async def test_a_dead_processes_concurrency_slot_comes_back_when_its_lease_expir
 
 
 async def test_a_live_processes_lease_is_renewed_past_its_lifetime(redis_url: str) -> None:
-    from talkstack_async.campaigns._pacing import RedisPacing
+    from talkstack_async.campaigns.ledgers._redis_pacing import RedisPacing
 
     client = aioredis.Redis.from_url(redis_url)
     try:
@@ -262,7 +262,7 @@ async def test_a_cut_in_the_campaigns_rate_counts_what_the_last_second_sent(
 ) -> None:
     """The rate's one-second window is one history whatever the rate: after 20 placements at
     20/s, a cut to 10/s lets none through until the window has fewer than 10 in it."""
-    from talkstack_async.campaigns._pacing import RedisPacing
+    from talkstack_async.campaigns.ledgers._redis_pacing import RedisPacing
 
     client = aioredis.Redis.from_url(redis_url)
     try:

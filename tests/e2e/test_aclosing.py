@@ -9,7 +9,7 @@ import contextlib
 from pathlib import Path
 
 from talkstack_async import AsyncTalkstack, DialStatus
-from talkstack_async._journal import DialJournal
+from talkstack_async.campaigns.ledgers._journal import DialJournal
 from talkstack_async.testing import Fault, TalkstackEmulator
 
 

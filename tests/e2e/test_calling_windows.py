@@ -19,7 +19,7 @@ from talkstack_async import (
     DialStatus,
     ValidationError,
 )
-from talkstack_async.campaigns._windows import zones_for
+from talkstack_async.campaigns.policies._windows import zones_for
 from talkstack_async.testing import FakeClock, TalkstackEmulator
 from tests.clocks import HeldClock
 

@@ -27,8 +27,8 @@ from typing import Any
 import pytest
 
 from talkstack_async import AsyncTalkstack
-from talkstack_async._journal import DialJournal
 from talkstack_async.campaigns import reconcile
+from talkstack_async.campaigns.ledgers._journal import DialJournal
 from talkstack_async.testing import TalkstackEmulator
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from talkstack_async._journal import DialJournal
+from talkstack_async.campaigns.ledgers._journal import DialJournal
 from talkstack_async.testing import Fault, TalkstackEmulator
 from tests.cli.test_cli import ENTRY_POINT, cli_env, numbers_csv
 from tests.soak import soak

@@ -183,7 +183,7 @@ async def test_a_journal_makes_a_rerun_skip_what_was_placed(
 
 
 def test_a_torn_or_corrupt_journal(tmp_path: Path) -> None:
-    from talkstack_async._journal import DialJournal
+    from talkstack_async.campaigns.ledgers._journal import DialJournal
 
     journal = tmp_path / "j.jsonl"
     key = "ab" * 16

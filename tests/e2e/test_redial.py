@@ -24,7 +24,7 @@ from talkstack_async import (
     RedialPolicy,
     ValidationError,
 )
-from talkstack_async.campaigns._redial import attempt_digest
+from talkstack_async.campaigns.policies._redial import attempt_digest
 from talkstack_async.testing import FakeClock, TalkstackEmulator
 from tests.e2e.conftest import collect
 
@@ -308,7 +308,7 @@ async def test_a_custom_ledger_without_ended_is_refused_for_redials_before_sendi
     talkstack_server: TalkstackEmulator, tmp_path: Path
 ) -> None:
     """A ``Ledger`` of your own keeps working; a redial policy needs it to answer ``ended``."""
-    from talkstack_async._journal import DialJournal
+    from talkstack_async.campaigns.ledgers._journal import DialJournal
 
     class OldLedger:  # the Ledger protocol as it was before redials
         def __init__(self, journal: DialJournal) -> None:

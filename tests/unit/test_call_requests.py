@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from talkstack_async import CallRequest, CallRequestFile, ValidationError
-from talkstack_async._call_requests import check_call_request, request_digest
+from talkstack_async.campaigns._requests import check_call_request, request_digest
 
 IDS = {"project_id": "p1", "agent_id": "a1"}
 

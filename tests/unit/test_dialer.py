@@ -16,8 +16,8 @@ from talkstack_async import (
     PlacedCall,
     ValidationError,
 )
-from talkstack_async._dialer import DialSettings, dial
-from talkstack_async._journal import DialJournal
+from talkstack_async.campaigns._run import DialSettings, dial
+from talkstack_async.campaigns.ledgers._journal import DialJournal
 from talkstack_async.models.dial import CallRequest
 
 

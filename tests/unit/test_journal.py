@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from talkstack_async import DialOutcome, DialStatus, JournalWriteError, ValidationError
-from talkstack_async._dialer import dial
-from talkstack_async._journal import DialJournal
+from talkstack_async.campaigns._run import dial
+from talkstack_async.campaigns.ledgers._journal import DialJournal
 from talkstack_async.models.call import PlacedCall
 from talkstack_async.models.dial import CallRequest
 from tests.unit.test_dialer import numbers, settings

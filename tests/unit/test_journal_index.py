@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from talkstack_async._journal_index import DigestIndex
+from talkstack_async.campaigns.ledgers._journal_index import DigestIndex
 
 # Few distinct digests, many with the same first half: collisions and long probe chains.
 _digest = st.builds(

@@ -39,9 +39,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from talkstack_async._errors import ValidationError
-from talkstack_async._journal import Ended, Verdict, ended_from, parse_time
-from talkstack_async._journal_index import DigestIndex
-from talkstack_async.campaigns._ledger import ClaimLostError, Unknown
+from talkstack_async.campaigns.ledgers._journal_index import DigestIndex
+from talkstack_async.campaigns.ledgers._protocol import ClaimLostError, Unknown
+from talkstack_async.campaigns.ledgers._records import Ended, Verdict, ended_from, parse_time
 
 __all__ = ["LedgerDurabilityWarning", "RedisLedger", "campaign_prefix"]
 

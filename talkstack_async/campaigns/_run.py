@@ -10,10 +10,10 @@ outcome is released. Placements are never retried here (the transport never rese
 either): a failure that may have reached the server is ``UNKNOWN``, one that certainly did not
 is ``FAILED``, and the caller decides. The one exception is a refusal for the server's rate
 (429, or 503 with ``Retry-After``): certainly not placed, it is journalled so, waited out and
-claimed again before it is resent (``campaigns._adaptive``).
+claimed again before it is resent (``campaigns.policies._rate_limit``).
 
-Waiting: an input outside its calling window (``campaigns._windows``) or waiting for its
-redial (``campaigns._redial``) gives its slot back and sits in a heap, earliest first, until a
+Waiting: an input outside its calling window (``campaigns.policies._windows``) or waiting for its
+redial (``campaigns.policies._redial``) gives its slot back and sits in a heap, earliest first, until a
 scheduler task starts it. Under a redial policy each attempt is a placement of its own key and
 the input's outcome comes after its last.
 
@@ -53,8 +53,6 @@ from typing import Any, cast
 import anyio
 import attrs
 
-from talkstack_async import _journal
-from talkstack_async._call_requests import check_call_request, request_digest
 from talkstack_async._errors import (
     APIConnectionError,
     APIResponseError,
@@ -63,25 +61,29 @@ from talkstack_async._errors import (
     BadRequestError,
     DialInterruptedError,
     InternalServerError,
+    JournalWriteError,
     MissingCredentialsError,
     NotFoundError,
     PermissionDeniedError,
     TalkstackError,
     ValidationError,
 )
-from talkstack_async._journal import DialJournal, JournalWriteError, Verdict
-from talkstack_async._journal_index import DigestIndex
-from talkstack_async.campaigns._adaptive import (
+from talkstack_async.campaigns._requests import check_call_request, request_digest
+from talkstack_async.campaigns.ledgers import _records as _journal
+from talkstack_async.campaigns.ledgers._journal import DialJournal
+from talkstack_async.campaigns.ledgers._journal_index import DigestIndex
+from talkstack_async.campaigns.ledgers._open import check_ledger_options, open_ledger
+from talkstack_async.campaigns.ledgers._protocol import ClaimLostError, Ledger, RedialLedger
+from talkstack_async.campaigns.ledgers._records import Verdict
+from talkstack_async.campaigns.ledgers._redis_pacing import RedisPacing
+from talkstack_async.campaigns.policies._rate_limit import (
     DEFAULT_RATE_LIMIT_POLICY,
     AdaptiveRate,
     RateLimitPolicy,
     is_rate_refusal,
 )
-from talkstack_async.campaigns._ledger import ClaimLostError, Ledger, RedialLedger
-from talkstack_async.campaigns._open import check_ledger_options, open_ledger
-from talkstack_async.campaigns._pacing import RedisPacing
-from talkstack_async.campaigns._redial import RedialPolicy, attempt_digest
-from talkstack_async.campaigns._windows import CallingWindow, Clock, SystemClock, zones_for
+from talkstack_async.campaigns.policies._redial import RedialPolicy, attempt_digest
+from talkstack_async.campaigns.policies._windows import CallingWindow, Clock, SystemClock, zones_for
 from talkstack_async.models.call import Call, PlacedCall
 from talkstack_async.models.dial import (
     CallRequest,
@@ -574,7 +576,7 @@ class _Run:
     async def _claim_and_send(self, p: _Placement, base: DialOutcome, entry: _Input) -> bool:
         """Claim the attempt in the journal, pace, send. A refusal for the server's rate (a
         certain refusal) is journalled as not placed, waited out (its ``Retry-After``, the
-        campaign slowing down: ``campaigns._adaptive``), claimed again and sent again, at
+        campaign slowing down: ``campaigns.policies._rate_limit``), claimed again and sent again, at
         most ``max_attempts`` times. False: another process of the campaign holds the claim
         (``p.lost``): nothing was sent."""
         journal, adaptive = self.journal, self.adaptive

@@ -30,7 +30,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from talkstack_async._errors import ValidationError
-from talkstack_async.campaigns._adaptive import RateLimitPolicy, RedisAdaptiveRate
+from talkstack_async.campaigns.policies._rate_limit import RateLimitPolicy, RedisAdaptiveRate
 
 __all__ = ["RedisPacing"]
 

@@ -32,7 +32,7 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 
 from talkstack_async._errors import TalkstackError
-from talkstack_async._journal import Ended, Verdict
+from talkstack_async.campaigns.ledgers._records import Ended, Verdict
 
 __all__ = ["ClaimLostError", "Ledger", "RedialLedger", "Unknown", "Verdict"]
 

@@ -6,9 +6,9 @@ import os
 from typing import Any
 
 from talkstack_async._errors import ValidationError
-from talkstack_async.campaigns._ledger import Ledger
-from talkstack_async.campaigns._pacing import RedisPacing
-from talkstack_async.campaigns._redis import RedisLedger, campaign_prefix
+from talkstack_async.campaigns.ledgers._protocol import Ledger
+from talkstack_async.campaigns.ledgers._redis import RedisLedger, campaign_prefix
+from talkstack_async.campaigns.ledgers._redis_pacing import RedisPacing
 
 __all__ = ["check_ledger_options", "open_ledger"]
 

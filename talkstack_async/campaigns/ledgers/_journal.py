@@ -20,7 +20,7 @@ Many placements finish (or are stopped) at once, so writes are group-committed: 
 one fsync, in a worker thread, for all the records that arrived while the previous one ran.
 
 Resuming reads the file once, a slice at a time between turns of the event loop, into a
-compact index of digests and record offsets (:mod:`talkstack_async._journal_index`, about 50
+compact index of digests and record offsets (:mod:`talkstack_async.campaigns.ledgers._journal_index`, about 50
 bytes a request); a request's earlier outcome is read back from its record only when the
 request comes up again.
 """
@@ -29,39 +29,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
-import json
 import os
 import secrets
 import threading
 from collections.abc import AsyncIterator, Iterator, Mapping
-from datetime import datetime, timezone
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any
 
-from talkstack_async._errors import JournalInUseError, JournalWriteError, ValidationError
-from talkstack_async._journal_index import DigestIndex
-from talkstack_async._json import loads
-
-if TYPE_CHECKING:
-    from talkstack_async.campaigns._ledger import Unknown
+from talkstack_async._errors import JournalInUseError, JournalWriteError
+from talkstack_async.campaigns.ledgers._journal_file import (
+    FORMAT,
+    Loader,
+    fsync_directory,
+    read_line,
+)
+from talkstack_async.campaigns.ledgers._protocol import Unknown
+from talkstack_async.campaigns.ledgers._records import (
+    Ended,
+    Verdict,
+    ended_from,
+    line,
+    now,
+    result_record,
+)
 
 __all__ = ["DialJournal", "JournalInUseError", "JournalWriteError"]
 
-FORMAT = 1
 _MAYBE_PLACED = ""  # the sid of a request that may have been placed, for all we know
 _PLACED_EVENTS = ("placed", "final")  # records that carry a placed call's sid
-_READ_AHEAD = 1024  # bytes read at a record's offset to get the whole line
-_SLICE = 128 * 1024  # bytes read and applied between two turns of the event loop (~5 ms)
-
-
-class Verdict(enum.Enum):
-    """What a request's digest means for this run (see :meth:`DialJournal.admit`); an
-    earlier run's verdict is a string instead (a sid, or "" for "may have been placed"), so
-    no sid can ever be taken for one of these."""
-
-    NEW = "new"  # never seen: send it
-    REPEAT = "repeat"  # earlier in this run
+SLICE = 128 * 1024  # bytes read and applied between two turns of the event loop (~5 ms)
 
 
 class DialJournal:
@@ -70,7 +66,7 @@ class DialJournal:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         """Open ``path``, reading it whole before returning (``open`` does so without
         blocking the event loop)."""
-        loader = _Loader(path)
+        loader = Loader(path)
         try:
             while loader.step():
                 pass
@@ -86,7 +82,7 @@ class DialJournal:
         (Not in a worker thread: a thread parsing a big file holds the GIL in stretches of
         up to a second, measured, and the loop would stall just the same.)
         """
-        loader = _Loader(path)
+        loader = Loader(path)
         try:
             while True:
                 if not loader.step():
@@ -99,7 +95,7 @@ class DialJournal:
         journal._start(loader)
         return journal
 
-    def _start(self, loader: _Loader) -> None:
+    def _start(self, loader: Loader) -> None:
         self.path = loader.path
         self._fd = loader.fd
         self._index = loader.index
@@ -112,8 +108,8 @@ class DialJournal:
         """Set once a write failed: every later write raises it."""
         self.run_id = secrets.token_hex(4)
         if self._size == 0:
-            self._append(_line({"talkstack_journal": FORMAT, "created": _now()}))
-            _fsync_directory(self.path)
+            self._append(line({"talkstack_journal": FORMAT, "created": now()}))
+            fsync_directory(self.path)
 
     # -- what a re-run must skip -------------------------------------------------------------
 
@@ -138,12 +134,10 @@ class DialJournal:
     async def unknowns(self) -> AsyncIterator[Unknown]:
         """Every request that may have been placed (attempted, no result since), oldest
         first by attempt: what reconciliation looks up."""
-        from talkstack_async.campaigns._ledger import Unknown
-
         found = []
         for digest, value in self._index.items():
             if value >> 1:
-                record = _read_line(self._fd, value >> 1)
+                record = read_line(self._fd, value >> 1)
                 if record.get("event") == "attempt":
                     found.append((value >> 1, digest, record))
         found.sort()
@@ -170,10 +164,10 @@ class DialJournal:
         value = self._index.get(digest)
         if value is None or not value >> 1:
             return None
-        return ended_from(_read_line(self._fd, value >> 1))
+        return ended_from(read_line(self._fd, value >> 1))
 
     def _verdict(self, offset: int) -> str:
-        record = _read_line(self._fd, offset)
+        record = read_line(self._fd, offset)
         if record.get("event") in _PLACED_EVENTS:
             return str(record.get("sid") or _MAYBE_PLACED)
         return _MAYBE_PLACED
@@ -202,7 +196,7 @@ class DialJournal:
 
     def _line(self, record: Mapping[str, Any]) -> bytes:
         """A record stamped with this run's id, as one line."""
-        return _line({**record, "run": self.run_id} if "key" in record else record)
+        return line({**record, "run": self.run_id} if "key" in record else record)
 
     async def flush(self) -> None:
         """Wait until everything queued so far is written (or the journal broke)."""
@@ -294,236 +288,3 @@ def _settle(batch: list[tuple[bytes, asyncio.Future[None]]], error: Any) -> None
 def _retrieve(future: asyncio.Future[None]) -> None:
     if not future.cancelled():
         future.exception()
-
-
-def _lock_exclusively(fd: int, path: Path) -> None:
-    """Refuse a journal another run holds: two runs of one campaign would dial people twice.
-    (An advisory lock, released when the file is closed or the process dies.)"""
-    try:
-        import fcntl
-    except ImportError:  # Windows: no advisory locks here; one run at a time is on you
-        return
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        raise JournalInUseError(
-            "journal",
-            f"{str(path)!r} is in use by another dial run (one run per journal; to leave a "
-            "dial_many loop early, iterate inside contextlib.aclosing(...) so the run stops "
-            "at once)",
-        ) from None
-
-
-def _fsync_directory(path: Path) -> None:
-    """Make the file's creation itself durable (its directory entry)."""
-    try:
-        fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return  # a platform that cannot open directories (Windows)
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some filesystems refuse fsync on a directory; nothing more can be done
-    finally:
-        os.close(fd)
-
-
-def attempt_record(
-    key: str,
-    index: int,
-    number: str,
-    *,
-    attempt: int = 0,
-    of: str | None = None,
-    earlier: tuple[str, ...] = (),
-) -> dict[str, Any]:
-    """A claim before sending; a redial (``attempt`` > 0) also names its input's key and the
-    sids of the input's earlier calls (reconciliation must not take one of those for it)."""
-    record: dict[str, Any] = {
-        "event": "attempt", "key": key, "index": index, "number": number, "at": _now()
-    }  # fmt: skip
-    if attempt:
-        record.update(attempt=attempt, of=of, earlier=list(earlier))
-    return record
-
-
-def result_record(
-    key: str, status: str, *, sid: str | None = None, error: str = ""
-) -> dict[str, Any]:
-    """``status`` is a ``DialStatus`` value: placed, failed, unknown or not_attempted."""
-    record: dict[str, Any] = {"event": status, "key": key}
-    if sid is not None:
-        record["sid"] = sid
-    if error:
-        record["error"] = error
-    return record
-
-
-def final_record(key: str, status: str, *, sid: str, ended: datetime) -> dict[str, Any]:
-    """How a placed call ended; ``ended`` is by the run's clock (a redial is due from it)."""
-    return {"event": "final", "key": key, "status": status, "sid": sid, "ended": _iso(ended)}
-
-
-Ended = tuple[str, "datetime | None"]
-"""How a call ended (its status) and when the run saw it end."""
-
-
-def ended_from(record: Mapping[str, Any]) -> Ended | None:
-    """A ``final`` record's (status, ended), or None for any other record."""
-    if record.get("event") != "final" or not isinstance(record.get("status"), str):
-        return None
-    return str(record["status"]), parse_time(record.get("ended"))
-
-
-def parse_time(text: object) -> datetime | None:
-    """A record's timestamp (ISO 8601, ``Z`` or an offset; Python 3.10 reads no ``Z``)."""
-    if not isinstance(text, str):
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-class _Loader:
-    """Reads a journal a slice at a time into the index of what a re-run must skip; cuts off
-    a torn last line, durably."""
-
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        self.fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            # Read only once the lock is held: the last run has written all it will.
-            _lock_exclusively(self.fd, self.path)
-        except BaseException:
-            os.close(self.fd)
-            raise
-        # Sized up front from the share of attempt records in the first slice: growing the
-        # index re-inserts every entry, which would stall the loop for a big journal.
-        size = os.fstat(self.fd).st_size
-        head = os.pread(self.fd, _SLICE, 0)
-        self.index = DigestIndex(size * head.count(b'"event":"attempt"') // max(len(head), 1))
-        self.withdrawn: set[tuple[str, Any]] = set()  # withdrawals read before their attempt
-        self.offset = 0  # the length of the complete records read so far
-        self.number = 0
-        self.rest = b""
-
-    def step(self) -> bool:
-        """Read and apply one slice; False once the whole file is read."""
-        chunk = os.pread(self.fd, _SLICE, self.offset + len(self.rest))
-        if not chunk:
-            if self.rest:  # a write torn by a crash: nothing was done on its behalf
-                os.ftruncate(self.fd, self.offset)
-                os.fsync(self.fd)
-            return False
-        lines = (self.rest + chunk).split(b"\n")
-        self.rest = lines.pop()
-        for line in lines:
-            self.number += 1
-            if self.number == 1:
-                _check_header(_header(line), self.path)
-            else:
-                record = _parse(line, self.number, self.path)
-                _apply(self.index, self.withdrawn, record, self.offset, self.fd)
-            self.offset += len(line) + 1
-        return True
-
-    def abandon(self) -> None:
-        os.close(self.fd)
-
-
-def _parse(line: bytes, number: int, path: Path) -> dict[str, Any]:
-    try:
-        record = loads(line)
-    except ValueError:
-        record = None
-    if not isinstance(record, dict):
-        raise ValidationError(
-            "journal",
-            f"{str(path)!r} line {number} is not a journal record (the file is damaged; "
-            "it was not written by this SDK alone)",
-        )
-    return record
-
-
-def _header(line: bytes) -> Mapping[str, Any]:
-    try:
-        record = loads(line)
-    except ValueError:
-        return {}
-    return record if isinstance(record, dict) else {}
-
-
-def _check_header(record: Mapping[str, Any], path: Path) -> None:
-    version = record.get("talkstack_journal")
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise ValidationError("journal", f"{str(path)!r} is not a talkstack dial journal")
-    if version > FORMAT:
-        raise ValidationError(
-            "journal",
-            f"{str(path)!r} is a format {version} journal, written by a newer talkstack; "
-            f"this version reads format {FORMAT}: upgrade talkstack to resume it",
-        )
-
-
-def _apply(
-    index: DigestIndex,
-    withdrawn: set[tuple[str, Any]],
-    record: Mapping[str, Any],
-    offset: int,
-    fd: int,
-) -> None:
-    event, key = record.get("event"), record.get("key")
-    if not isinstance(key, str):
-        return  # a record of a later minor revision this version does not know
-    try:
-        digest = bytes.fromhex(key)
-        current = index.get(digest)
-    except ValueError:
-        return  # not a key this SDK wrote
-    run = record.get("run")
-    mark = offset << 1  # the deciding record's offset; the low bit is "seen by this run"
-    if event == "attempt":
-        if (key, run) in withdrawn:
-            withdrawn.discard((key, run))  # recorded, then not sent
-        elif current is None:
-            index.set(digest, mark)
-    elif event == "unknown":
-        if current is None:
-            index.set(digest, mark)
-    elif event == "placed" or (event == "final" and record.get("sid")):
-        index.set(digest, mark)  # a final record (with its sid) also says how the call ended
-    elif event == "failed":
-        index.discard(digest)  # certainly not placed: a re-run may send it
-    elif event == "not_attempted":
-        # Withdraws this run's attempt (its record may have reached the disk unsent); the two
-        # records may be in either order in journals of earlier versions.
-        if current is None:
-            withdrawn.add((key, run))
-        else:
-            deciding = _read_line(fd, current >> 1)
-            if deciding.get("event") == "attempt" and deciding.get("run") == run:
-                index.discard(digest)
-
-
-def _read_line(fd: int, offset: int) -> dict[str, Any]:
-    data = b""
-    while b"\n" not in data:
-        chunk = os.pread(fd, _READ_AHEAD, offset + len(data))
-        if not chunk:
-            break
-        data += chunk
-    record: dict[str, Any] = loads(data.partition(b"\n")[0])
-    return record
-
-
-def _line(record: Mapping[str, Any]) -> bytes:
-    return (json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
-
-
-def _now() -> str:
-    return _iso(datetime.now(timezone.utc))
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
