@@ -6,6 +6,7 @@ Everything here runs before a request is built, so bad input never reaches the w
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timezone
@@ -161,7 +162,13 @@ def check_call_status(argument: str, value: object) -> str:
 
 
 def check_dynamic_variables(argument: str, value: object) -> dict[str, Any] | None:
-    """A mapping of placeholder names to JSON values, or None."""
+    """A mapping of placeholder names to JSON values, or None.
+
+    Checked at every depth: a nested mapping's keys are strings (JSON object keys are; ``json``
+    would turn ``1`` into ``"1"`` and clash with a ``"1"`` beside it), numbers are finite,
+    text is valid Unicode, containers are dicts, lists or tuples. What passes can be sent and
+    digested (``campaigns._requests.request_digest``), whatever the input.
+    """
     if value is None:
         return None
     if not isinstance(value, Mapping):
@@ -169,11 +176,84 @@ def check_dynamic_variables(argument: str, value: object) -> dict[str, Any] | No
     for key in value:
         if not isinstance(key, str) or not key:
             raise ValidationError(argument, f"keys must be non-empty strings, not {key!r}")
+    variables = dict(value)
     try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError) as exc:
+        _check_json_value(variables, depth=0, parents=set())
+    except _NotJson as bad:
+        where = argument + "".join(
+            f".{step}" if isinstance(step, str) and _NAME.fullmatch(step) else f"[{step!r}]"
+            for step in reversed(bad.path)
+        )
+        raise ValidationError(where, bad.problem) from None
+    try:
+        # As request_digest writes them (sorted keys, UTF-8): what passes here digests.
+        json.dumps(
+            variables, sort_keys=True, ensure_ascii=False, allow_nan=False, separators=(",", ":")
+        ).encode()
+    except (TypeError, ValueError, RecursionError) as exc:
         raise ValidationError(argument, f"must be JSON-serialisable ({exc})") from None
-    return dict(value)
+    return variables
+
+
+_MAX_DEPTH = 64
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class _NotJson(Exception):
+    """A part of a value that JSON cannot carry; ``path`` is filled in on the way out (the
+    innermost step first), so a value that passes builds no path at all."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.path: list[str | int] = []
+
+
+def _check_json_value(value: object, *, depth: int, parents: set[int]) -> None:
+    """``value`` as JSON that ``json.dumps(sort_keys=True)`` writes and UTF-8 encodes, or
+    ``_NotJson`` for the first part that is not."""
+    if value is None or isinstance(value, (bool, int)):
+        return
+    if isinstance(value, str):
+        if not _is_unicode(value):
+            raise _NotJson("is not valid Unicode text (it has a lone surrogate)")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise _NotJson(f"must be a finite number, not {value!r}")
+    elif isinstance(value, (dict, list, tuple)):
+        if depth >= _MAX_DEPTH:
+            raise _NotJson(f"nests deeper than {_MAX_DEPTH} levels")
+        if id(value) in parents:
+            raise _NotJson("is inside itself (a cycle)")
+        parents.add(id(value))
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            if isinstance(value, dict):
+                if not isinstance(key, str):
+                    raise _NotJson(f"has a key {key!r} that is not a string (JSON keys are)")
+                if not _is_unicode(key):
+                    raise _NotJson(f"has a key {key!r} that is not valid Unicode")
+            try:
+                _check_json_value(item, depth=depth + 1, parents=parents)
+            except _NotJson as bad:
+                bad.path.append(key)
+                raise
+        parents.discard(id(value))
+    else:
+        raise _NotJson(
+            f"must be a string, number, bool, None, list or dict, not {type(value).__name__}"
+        )
+
+
+def _is_unicode(text: str) -> bool:
+    """False for text with a lone surrogate (no UTF-8 for it: it cannot be sent or digested)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def check_analysis_questions(

@@ -31,3 +31,14 @@ def test_readme_opens_with_the_demo_command_then_the_test_command() -> None:
 def test_the_pytest_plugin_is_registered() -> None:
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert 'talkstack = "talkstack_async.testing.pytest_plugin"' in pyproject
+
+
+def test_the_demo_session_installs_the_extras_the_demo_shows() -> None:
+    """Section 4c's calling windows take each number's zone from phonenumbers (``windows``);
+    without it a fresh clone's demo cannot show them (issue 27, finding 6)."""
+    noxfile = (ROOT / "noxfile.py").read_text()
+    start = noxfile.index("def demo(")
+    demo = noxfile[start : noxfile.index("@nox.session", start)]
+    installs = re.findall(r'session\.install\("-e", "\.\[([a-z,]+)\]"\)', demo)
+    assert installs, demo
+    assert "windows" in installs[0].split(",")

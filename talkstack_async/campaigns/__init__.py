@@ -12,7 +12,12 @@ redials (``RedialPolicy``); ``campaign_status`` / ``journal_status`` show a camp
 
 from talkstack_async.campaigns._reconcile import Reconciled, ReconcileResult, reconcile
 from talkstack_async.campaigns._status import CampaignStatus, campaign_status, journal_status
-from talkstack_async.campaigns.ledgers._protocol import ClaimLostError, Ledger, Unknown
+from talkstack_async.campaigns.ledgers._protocol import (
+    ClaimLostError,
+    Ledger,
+    LedgerUnavailableError,
+    Unknown,
+)
 from talkstack_async.campaigns.ledgers._redis import LedgerDurabilityWarning, RedisLedger
 
 __all__ = [
@@ -20,6 +25,7 @@ __all__ = [
     "ClaimLostError",
     "Ledger",
     "LedgerDurabilityWarning",
+    "LedgerUnavailableError",
     "ReconcileResult",
     "Reconciled",
     "RedisLedger",

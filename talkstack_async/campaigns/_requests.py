@@ -63,8 +63,8 @@ def check_call_request(
     key = fields.get("key")
     return CallRequest(
         number=check_phone_number(f"{where}.number", fields["number"]),
-        project_id=_required_id(f"{where}.project_id", fields["project_id"] or project_id),
-        agent_id=_required_id(f"{where}.agent_id", fields["agent_id"] or agent_id),
+        project_id=_row_id(f"{where}.project_id", fields["project_id"], project_id),
+        agent_id=_row_id(f"{where}.agent_id", fields["agent_id"], agent_id),
         dynamic_variables=check_dynamic_variables(f"{where}.dynamic_variables", variables) or {},
         key=None if key is None else check_id(f"{where}.key", key),
         timezone=_timezone(f"{where}.timezone", fields.get("timezone")),
@@ -84,11 +84,24 @@ def _timezone(argument: str, value: object) -> str | None:
     return value.strip()
 
 
-def _required_id(argument: str, value: object) -> str:
-    if value is None:
-        field = argument.rsplit(".", 1)[-1]
-        raise ValidationError(argument, f"is missing: give {field} to dial_many or per request")
-    return check_id(argument, value)
+def _row_id(argument: str, given: object, default: str | None) -> str:
+    """The row's own id when it gives one (None: not given), else the run's.
+
+    An empty (or blank) id in a row is bad input, not "use the run's": a row that names a
+    project or an agent must name a real one. (A CSV row's empty cell is not given at all:
+    ``CallRequestFile`` drops empty cells.)
+    """
+    field = argument.rsplit(".", 1)[-1]
+    if given is None:
+        if default is None:
+            raise ValidationError(argument, f"is missing: give {field} to dial_many or per request")
+        return check_id(argument, default)
+    if isinstance(given, str) and not given.strip():
+        raise ValidationError(
+            argument,
+            f"is empty: leave it out (or None) for the run's {field}, or give a real one",
+        )
+    return check_id(argument, given)
 
 
 def _json_object(argument: str, text: str) -> Any:

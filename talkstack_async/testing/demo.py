@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import itertools
 import sys
 import tempfile
 from collections import Counter
 from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -25,8 +27,10 @@ from talkstack_async import (
     CallingWindow,
     CallStatus,
     CallStatusEvent,
+    DialOutcome,
     DialStatus,
     RedialPolicy,
+    ValidationError,
     call_status_webhook_handler,
 )
 from talkstack_async.testing import FakeClock, TalkstackEmulator
@@ -157,23 +161,7 @@ async def run_job(
     say(f"   placed on resume: {placed_now}; numbers dialled twice: {twice}")
 
     say("\n4c. Calling windows (09:00-20:00 the recipient's time) and redials, on a fake clock")
-    # Monday 15:00 UTC: 07:00 in Los Angeles (opens at 09:00), 10:00 in New York, 15:00 in
-    # London. The emulator is told how each number's calls end, in turn.
-    clock = FakeClock(datetime(2026, 12, 7, 15, 0, tzinfo=timezone.utc), real_seconds=0.01)
-    scripted = {"+14155553100": ("busy", "completed"), "+12125553101": ("no-answer",) * 3,
-                "+442079463102": ("completed",)}  # fmt: skip
-    for number, ends in scripted.items():
-        emulator.call_outcomes(number, *ends)
-    async for outcome in client.calls.dial_many(
-        list(scripted),
-        project_id=project.id,
-        agent_id=agent.id,
-        window=CallingWindow(start=time(9), end=time(20)),
-        redial=RedialPolicy(times=2, after=timedelta(minutes=30)),
-        clock=clock,
-    ):
-        calls = ", ".join(f"{a.placed_at:%a %H:%M} UTC: {a.ended}" for a in outcome.attempts)
-        say(f"   {outcome.number}: {outcome.status.value}; {calls}")
+    await windows_and_redials(client, emulator, project.id, agent.id)
 
     say("\n5. Call history, filtered and paged lazily")
     async for page in client.calls.history_pages(project_id=project.id, page_size=10):
@@ -213,6 +201,120 @@ async def run_job(
 
     make_calls = len(emulator.requests.of("calls.make"))
     say(f"\nthe emulator saw {len(emulator.requests)} requests, {make_calls} make-call requests")
+
+
+# 4c's numbers: the zone each one's calls keep to (the SDK takes it from the number; shown
+# here to print local times and to check every call against them) and how its calls end, in
+# turn (the emulator is told).
+SCRIPTED = {
+    "+14155553100": ("America/Los_Angeles", ("busy", "completed")),
+    "+12125553101": ("America/New_York", ("no-answer",) * 3),
+    "+442079463102": ("Europe/London", ("completed",)),
+}
+
+
+async def windows_and_redials(
+    client: AsyncTalkstack, emulator: TalkstackEmulator, project_id: str, agent_id: str
+) -> None:
+    """Section 4c, and its proof: each number's wait, redials and end are printed, then
+    checked; a window or a redial that did not work ends the demo with an error."""
+    # Monday 15:00 UTC: 07:00 in Los Angeles (opens at 09:00), 10:00 in New York, 15:00 in
+    # London.
+    start = datetime(2026, 12, 7, 15, 0, tzinfo=timezone.utc)
+    clock = FakeClock(start, real_seconds=0.01)
+    window = CallingWindow(start=time(9), end=time(20))
+    redial = RedialPolicy(times=2, after=timedelta(minutes=30))
+    for number, (_, ends) in SCRIPTED.items():
+        emulator.call_outcomes(number, *ends)
+    outcomes: list[DialOutcome] = []
+    try:
+        async for outcome in client.calls.dial_many(
+            list(SCRIPTED),
+            project_id=project_id,
+            agent_id=agent_id,
+            window=window,
+            redial=redial,
+            clock=clock,
+        ):
+            outcomes.append(outcome)
+            say(f"   {describe(outcome, start, window)}")
+    except ValidationError as exc:  # e.g. talkstack[windows] is not installed
+        raise SystemExit(f"demo, 4c: the campaign was refused: {exc}") from None
+    problems = windows_and_redials_problems(outcomes, start, window, redial)
+    if problems:
+        raise SystemExit("demo, 4c: windows and redials did not work: " + "; ".join(problems))
+    waited = sum(_waited(o, start, window) for o in outcomes)
+    redialled = sum(len(o.attempts) - 1 for o in outcomes)
+    say(f"   checked: {waited} waited for a window, {redialled} redials, every call in its window")
+
+
+def describe(outcome: DialOutcome, start: datetime, window: CallingWindow) -> str:
+    """One number's run: its wait, its redials, its end (local times in its zone)."""
+    number = outcome.number or "?"
+    zone = ZoneInfo(SCRIPTED[number][0]) if number in SCRIPTED else timezone.utc
+    first = outcome.attempts[0].placed_at if outcome.attempts else None
+    if first is None:
+        wait = "never called"
+    elif _waited(outcome, start, window):
+        wait = f"waited for its window until {first.astimezone(zone):%a %H:%M} local"
+    else:
+        wait = f"called at once ({first.astimezone(zone):%a %H:%M} local)"
+    redials = max(len(outcome.attempts) - 1, 0)
+    ended = outcome.attempts[-1].ended if outcome.attempts else None
+    final = outcome.status.value + (f", last call {ended}" if ended else "")
+    if outcome.error is not None:
+        final += f" ({outcome.error})"
+    calls = ", ".join(
+        f"{a.placed_at.astimezone(zone):%H:%M} {a.ended}" for a in outcome.attempts if a.placed_at
+    )
+    return (
+        f"{number} ({zone}): {wait}; redialled {redials} time{'s' * (redials != 1)}; "
+        f"final status {final}" + (f" (calls at {calls})" if calls else "")
+    )
+
+
+def _waited(outcome: DialOutcome, start: datetime, window: CallingWindow) -> bool:
+    """The number was called, and its window was shut when the run started (so its first
+    call had to wait; that it was placed inside the window is checked apart)."""
+    number = outcome.number or ""
+    called = bool(outcome.attempts) and outcome.attempts[0].placed_at is not None
+    return (
+        called and number in SCRIPTED and not window.contains(start, ZoneInfo(SCRIPTED[number][0]))
+    )
+
+
+def windows_and_redials_problems(
+    outcomes: list[DialOutcome], start: datetime, window: CallingWindow, redial: RedialPolicy
+) -> list[str]:
+    """What 4c's run did that windows and redials should not have (empty: it all worked)."""
+    problems: list[str] = []
+    seen = {o.number for o in outcomes}
+    problems += [f"{n}: no outcome" for n in SCRIPTED if n not in seen]
+    for outcome in outcomes:
+        number = outcome.number or "?"
+        if outcome.status is not DialStatus.PLACED:
+            problems.append(f"{number}: {outcome.status.value} ({outcome.error or outcome.detail})")
+            continue
+        zone_name, ends = SCRIPTED[number]
+        zone = ZoneInfo(zone_name)
+        for attempt in outcome.attempts:
+            if attempt.placed_at is None or not window.contains(attempt.placed_at, zone):
+                at = f"{attempt.placed_at.astimezone(zone):%a %H:%M}" if attempt.placed_at else "?"
+                problems.append(
+                    f"{number}: call {attempt.attempt} at {at} local, not in the window"
+                )
+        if tuple(a.ended for a in outcome.attempts) != ends:
+            got = [a.ended for a in outcome.attempts]
+            problems.append(f"{number}: calls ended {got}, the emulator was told {list(ends)}")
+        for before, after in itertools.pairwise(outcome.attempts):
+            gap = (after.placed_at or start) - (before.ended_at or start)
+            if gap < redial.after:
+                problems.append(f"{number}: redial {after.attempt} came {gap} after the call")
+    if not any(_waited(o, start, window) for o in outcomes):
+        problems.append("no number waited for its window")
+    if not any(len(o.attempts) > 1 for o in outcomes):
+        problems.append("no number was redialled")
+    return problems
 
 
 if __name__ == "__main__":

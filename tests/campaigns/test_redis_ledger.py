@@ -80,7 +80,8 @@ async def test_results_decide_what_a_later_run_does(redis_url: str) -> None:
     try:
         verdicts = [await later.admit(_digest(i)) for i in range(6)]
         assert verdicts == ["CA0", Verdict.NEW, "", Verdict.NEW, "", Verdict.NEW]
-        assert await later.admit(_digest(5)) is Verdict.REPEAT
+        # A lookup, not a memory: what a run saw itself, the run remembers (not the ledger).
+        assert await later.admit(_digest(5)) is Verdict.NEW
         # Another run's withdrawal cannot free a claim it does not hold.
         await later.write({"event": "not_attempted", "key": key[4], "run": "someone-else"})
         assert (await later.counts())["attempt"] == 1

@@ -81,3 +81,48 @@ def test_a_million_rows_are_never_in_memory_at_once(tmp_path: Path) -> None:
     count += sum(1 for _ in rows)
     assert count == 1_000_000
     assert peak < 200_000  # bytes: a few rows' worth, not the 22 MB file
+
+
+@pytest.mark.parametrize("field", ["project_id", "agent_id"])
+@pytest.mark.parametrize("empty", ["", "   ", "\t"])
+@pytest.mark.parametrize("form", ["python", "api", "CallRequest"])
+def test_an_empty_id_in_a_row_is_bad_input_not_the_runs_default(
+    field: str, empty: str, form: str
+) -> None:
+    if form == "CallRequest":
+        row: object = CallRequest("+14155550100", **{field: empty})  # type: ignore[arg-type]
+    else:
+        name = field if form == "python" else {"project_id": "projectId"}.get(field, "agentId")
+        row = {"number": "+14155550100", name: empty}
+    with pytest.raises(ValidationError) as caught:
+        check_call_request("requests[4]", row, **IDS)
+    assert caught.value.argument == f"requests[4].{field}"
+    assert "is empty" in caught.value.problem
+
+
+def test_a_row_without_ids_or_with_none_takes_the_runs() -> None:
+    given = CallRequest("+14155550100", "p1", "a1", {})
+    for row in (
+        {"number": "+14155550100"},
+        {"number": "+14155550100", "project_id": None, "agentId": None},
+        CallRequest("+14155550100", project_id=None, agent_id=None),
+    ):
+        assert check_call_request("r", row, **IDS) == given
+    own = check_call_request("r", {"number": "+14155550100", "projectId": "p9"}, **IDS)
+    assert (own.project_id, own.agent_id) == ("p9", "a1")
+    with pytest.raises(ValidationError, match=r"r\.agent_id: is missing"):
+        check_call_request("r", "+14155550100", project_id="p1", agent_id=None)
+
+
+def test_an_empty_csv_cell_still_means_not_given(tmp_path: Path) -> None:
+    path = tmp_path / "calls.csv"
+    path.write_text(
+        "number,projectId,agentId\n+14155550100,,\n+14155550101,  ,a7\n+14155550102,p7,\n",
+        encoding="utf-8",
+    )
+    requests = [check_call_request("r", row, **IDS) for row in CallRequestFile(path)]
+    assert [(r.project_id, r.agent_id) for r in requests] == [
+        ("p1", "a1"),
+        ("p1", "a7"),
+        ("p7", "a1"),
+    ]

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from aioresponses import aioresponses
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from talkstack_async import AsyncTalkstack, ValidationError
-from talkstack_async._validation import check_day, check_phone_number
+from talkstack_async._validation import check_day, check_dynamic_variables, check_phone_number
+from talkstack_async.campaigns._requests import check_call_request, request_digest
 from tests.conftest import API_KEY, CALLS
 
 
@@ -228,3 +231,144 @@ async def test_debug_logs_mask_phone_numbers_and_variables_unless_asked(
         )
     assert "+14155550123" in caplog.text
     assert "Jo Smith" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("variables", "argument", "problem"),
+    [
+        ({"a": {1: "x", "b": "y"}}, "dynamic_variables.a", "has a key 1 that is not a string"),
+        ({"a": [0, {"b c": {None: 1}}]}, "dynamic_variables.a[1]['b c']", "has a key None"),
+        ({"a": {(1, 2): 0}}, "dynamic_variables.a", "has a key (1, 2) that is not a string"),
+        ({"a": {"b": [1.0, math.nan]}}, "dynamic_variables.a.b[1]", "finite number, not nan"),
+        ({"a": (1, -math.inf)}, "dynamic_variables.a[1]", "finite number, not -inf"),
+        ({"a": {"b": {1, 2}}}, "dynamic_variables.a.b", "not set"),
+        ({"a": [b"x"]}, "dynamic_variables.a[0]", "not bytes"),
+        ({"a": {"b": "\ud800"}}, "dynamic_variables.a.b", "not valid Unicode"),
+        ({"a": {"\udfff": 1}}, "dynamic_variables.a", "not valid Unicode"),
+        ({1: "x"}, "dynamic_variables", "keys must be non-empty strings, not 1"),
+        ({"": "x"}, "dynamic_variables", "keys must be non-empty strings"),
+    ],
+)
+def test_variables_that_are_not_json_are_refused_at_the_path_that_is_not(
+    variables: dict[Any, Any], argument: str, problem: str
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        check_dynamic_variables("dynamic_variables", variables)
+    assert caught.value.argument == argument
+    assert problem in caught.value.problem
+
+
+def test_a_cycle_or_a_deep_nest_is_refused_not_a_recursion_error() -> None:
+    looped: dict[str, Any] = {"a": []}
+    looped["a"].append(looped)
+    with pytest.raises(ValidationError, match="a cycle"):
+        check_dynamic_variables("dynamic_variables", looped)
+    deep: dict[str, Any] = {}
+    inner = deep
+    for _ in range(5000):
+        inner["n"] = {}
+        inner = inner["n"]
+    with pytest.raises(ValidationError, match="nests deeper than"):
+        check_dynamic_variables("dynamic_variables", deep)
+
+
+def test_nested_json_is_accepted_as_given() -> None:
+    variables = {"name": "Zo\u00eb", "slots": ("9am", "2pm"), "info": {"": [1, 2.5, None, True]}}
+    assert check_dynamic_variables("dynamic_variables", variables) == variables
+
+
+async def test_make_refuses_a_nested_non_string_key_before_any_request(
+    mocked: aioresponses,
+) -> None:
+    async with AsyncTalkstack(api_key=API_KEY) as client:
+        with pytest.raises(ValidationError) as caught:
+            await client.calls.make(
+                "+14155550123",
+                project_id="p",
+                agent_id="a",
+                dynamic_variables={"a": {1: "x", "b": "y"}},
+            )
+    assert caught.value.argument == "dynamic_variables.a"
+    assert "has a key 1 that is not a string" in str(caught.value)
+    assert not mocked.requests
+
+
+# JSON-like values, half of them with what JSON cannot carry mixed in: keys that are not
+# strings, NaN and infinities, lone surrogates, sets and bytes. Tuples JSON writes as lists.
+_surrogates = st.text(st.one_of(st.characters(), st.characters(categories=["Cs"])), max_size=4)
+_json_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=6),
+)  # fmt: skip
+_odd_scalars = st.one_of(st.floats(), _surrogates, st.binary(max_size=3))
+_odd_keys = st.one_of(st.integers(-2, 2), st.none(), st.booleans(), st.floats(), st.tuples())
+
+
+def _json_like(scalars: st.SearchStrategy[Any], keys: st.SearchStrategy[Any]) -> Any:
+    values = st.recursive(
+        scalars,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=3),
+            st.lists(inner, max_size=3).map(tuple),
+            st.dictionaries(keys, inner, max_size=3),
+        ),
+        max_leaves=10,
+    )
+    return st.dictionaries(st.text(min_size=1, max_size=6), values, max_size=4)
+
+
+_variables = st.one_of(
+    _json_like(_json_scalars, st.text(max_size=4)),
+    _json_like(
+        st.one_of(_json_scalars, _odd_scalars, st.sets(st.integers(), max_size=2)),
+        st.one_of(st.text(max_size=4), _surrogates, _odd_keys),
+    ),
+    st.dictionaries(st.one_of(st.text(max_size=3), _odd_keys), _json_scalars, max_size=3),
+)
+
+
+def _is_json(value: object) -> bool:
+    """What JSON carries, independently of the SDK's check: str keys, finite numbers, text
+    that is Unicode, lists (tuples) and objects."""
+    if value is None or isinstance(value, (bool, int)):
+        return True
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, str):
+        return all(not 0xD800 <= ord(c) <= 0xDFFF for c in value)
+    if isinstance(value, (list, tuple)):
+        return all(_is_json(item) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_json(k) and _is_json(v) for k, v in value.items())
+    return False
+
+
+def test_what_the_check_passes_always_digests_and_it_refuses_only_what_json_cannot_carry() -> None:
+    branches: Counter[str] = Counter()
+
+    @settings(max_examples=500, deadline=None)
+    @given(variables=_variables)
+    def check(variables: dict[Any, Any]) -> None:
+        expected = all(isinstance(k, str) and k for k in variables) and _is_json(variables)
+        refusal: ValidationError | None = None
+        try:
+            checked = check_dynamic_variables("dynamic_variables", variables)
+        except ValidationError as exc:
+            refusal = exc
+        if refusal is not None:
+            assert refusal.argument.startswith("dynamic_variables")
+            assert not expected, refusal
+            event("refused by the check")
+            branches["refused"] += 1
+            return
+        assert expected
+        row = {"number": "+14155550123", "dynamic_variables": variables}
+        request = check_call_request("requests[0]", row, project_id="p", agent_id="a")
+        assert request.dynamic_variables == checked
+        assert len(request_digest(request)) == 16
+        event("digested")
+        branches["digested"] += 1
+
+    check()
+    assert branches["refused"] >= 20, branches
+    assert branches["digested"] >= 20, branches

@@ -20,9 +20,15 @@ Many placements finish (or are stopped) at once, so writes are group-committed: 
 one fsync, in a worker thread, for all the records that arrived while the previous one ran.
 
 Resuming reads the file once, a slice at a time between turns of the event loop, into a
-compact index of digests and record offsets (:mod:`talkstack_async.campaigns.ledgers._journal_index`, about 50
-bytes a request); a request's earlier outcome is read back from its record only when the
-request comes up again.
+compact index of digests and record offsets (``_journal_index``, about 50 bytes a request); a
+request's earlier outcome is read back from its record only when the request comes up again.
+Every record the journal writes is applied to that index once it is on disk, with its offset,
+just as loading applies it (``_journal_file.apply``): ``admit``, ``skips``, ``unknowns`` and
+``ended`` answer what is durable, whether an earlier run wrote it, this one, or a run that just
+ended on the same object. ``admit`` is a lookup only: what a run saw itself, the run remembers.
+
+A run on the journal object is bracketed by ``start_run`` (a fresh ``run_id``, which its
+records carry) and ``end_run``; one run at a time.
 """
 
 from __future__ import annotations
@@ -36,10 +42,11 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from talkstack_async._errors import JournalInUseError, JournalWriteError
+from talkstack_async._errors import JournalInUseError, JournalWriteError, ValidationError
 from talkstack_async.campaigns.ledgers._journal_file import (
     FORMAT,
     Loader,
+    apply,
     fsync_directory,
     read_line,
 )
@@ -57,7 +64,10 @@ __all__ = ["DialJournal", "JournalInUseError", "JournalWriteError"]
 
 _MAYBE_PLACED = ""  # the sid of a request that may have been placed, for all we know
 _PLACED_EVENTS = ("placed", "final")  # records that carry a placed call's sid
-SLICE = 128 * 1024  # bytes read and applied between two turns of the event loop (~5 ms)
+
+# A record queued for the next group commit: its line, the record as written (stamped with
+# the run), and the future its writer waits on.
+_Queued = tuple[bytes, Mapping[str, Any], "asyncio.Future[None]"]
 
 
 class DialJournal:
@@ -98,48 +108,71 @@ class DialJournal:
     def _start(self, loader: Loader) -> None:
         self.path = loader.path
         self._fd = loader.fd
-        self._index = loader.index
+        self._index = loader.index  # digest -> the offset of its deciding record
+        self._withdrawn = loader.withdrawn
         self._size = loader.offset
         self._lock = threading.Lock()
-        self._pending: list[tuple[bytes, asyncio.Future[None]]] = []
+        self._pending: list[_Queued] = []
         self._flusher: asyncio.Task[None] | None = None
         self._closed = False
         self.broken: JournalWriteError | None = None
         """Set once a write failed: every later write raises it."""
         self.run_id = secrets.token_hex(4)
+        """What this run's records are stamped with (``start_run`` renews it)."""
+        self._running = False
         if self._size == 0:
             self._append(line({"talkstack_journal": FORMAT, "created": now()}))
             fsync_directory(self.path)
 
-    # -- what a re-run must skip -------------------------------------------------------------
+    # -- a run -------------------------------------------------------------------------------
+
+    def start_run(self) -> str:
+        """Begin a run on this journal object: a fresh ``run_id`` for its records (so a second
+        run on the same object is another run). One run at a time."""
+        if self._closed:
+            raise ValidationError("ledger", f"the journal {str(self.path)!r} is closed")
+        if self._running:
+            raise JournalInUseError(
+                "ledger",
+                f"the journal {str(self.path)!r} is in use by another dial_many run of this "
+                "journal object (one run at a time per journal)",
+            )
+        self._running = True
+        self.run_id = secrets.token_hex(4)
+        return self.run_id
+
+    async def end_run(self) -> None:
+        """End the run: wait until what it queued is written (and so in the index).
+        Idempotent."""
+        if not self._running:
+            return
+        self._running = False
+        await self.flush()
+
+    # -- what a run must skip ----------------------------------------------------------------
 
     def admit(self, digest: bytes) -> Verdict | str:
-        """``Verdict.NEW`` or ``Verdict.REPEAT`` (this run saw it), else an earlier run's
-        verdict: the sid of the call it placed, or ``""`` when it may have placed one."""
-        value = self._index.get(digest)
-        if value is None:
-            self._index.set(digest, 1)
+        """``Verdict.NEW`` when the request is free to dial, else the verdict of the journal:
+        the sid of the call placed for it, or ``""`` when one may have been placed."""
+        offset = self._index.get(digest)
+        if offset is None:
             return Verdict.NEW
-        if value & 1:
-            return Verdict.REPEAT
-        self._index.set(digest, value | 1)
-        return self._verdict(value >> 1)
+        return self._verdict(offset)
 
     def skips(self) -> Iterator[tuple[bytes, str]]:
-        """Every request an earlier run placed or may have placed, with ``admit``'s verdict."""
-        for digest, value in self._index.items():
-            if value >> 1:
-                yield digest, self._verdict(value >> 1)
+        """Every request the journal says was placed or may have been, with ``admit``'s
+        verdict."""
+        for digest, offset in self._index.items():
+            yield digest, self._verdict(offset)
 
     async def unknowns(self) -> AsyncIterator[Unknown]:
         """Every request that may have been placed (attempted, no result since), oldest
         first by attempt: what reconciliation looks up."""
         found = []
-        for digest, value in self._index.items():
-            if value >> 1:
-                record = read_line(self._fd, value >> 1)
-                if record.get("event") == "attempt":
-                    found.append((value >> 1, digest, record))
+        for digest, offset in self._index.items():
+            record = read_line(self._fd, offset)
+            if record.get("event") == "attempt":
+                found.append((offset, digest, record))
         found.sort()
         for _, digest, record in found:
             at = datetime.fromisoformat(str(record.get("at", "")).replace("Z", "+00:00"))
@@ -148,23 +181,18 @@ class DialJournal:
 
     async def resolve(self, key: str, *, sid: str | None, note: str) -> None:
         """Record what reconciliation found: placed (``sid``), or certainly not placed."""
-        digest = bytes.fromhex(key)
-        await self.flush()
-        offset = self._size  # where this record lands: nothing else is queued
         if sid is not None:
             await self.write({**result_record(key, "placed", sid=sid), "reconciled": note})
-            self._index.set(digest, offset << 1)
         else:
             await self.write({**result_record(key, "failed", error=note), "reconciled": note})
-            self._index.discard(digest)
 
     async def ended(self, digest: bytes) -> Ended | None:
         """How the call placed for ``digest`` ended, as journalled (a ``final`` record), with
         when the run saw it end; None when no end is recorded."""
-        value = self._index.get(digest)
-        if value is None or not value >> 1:
+        offset = self._index.get(digest)
+        if offset is None:
             return None
-        return ended_from(read_line(self._fd, value >> 1))
+        return ended_from(read_line(self._fd, offset))
 
     def _verdict(self, offset: int) -> str:
         record = read_line(self._fd, offset)
@@ -187,16 +215,13 @@ class DialJournal:
         if self.broken is not None:
             future.set_exception(self.broken)
             return future
-        self._pending.append((self._line(record), future))
+        stamped = {**record, "run": self.run_id} if "key" in record else record
+        self._pending.append((line(stamped), stamped, future))
         if self._flusher is None:
             self._flusher = asyncio.get_running_loop().create_task(
                 self._flush_pending(), name="talkstack-journal"
             )
         return future
-
-    def _line(self, record: Mapping[str, Any]) -> bytes:
-        """A record stamped with this run's id, as one line."""
-        return line({**record, "run": self.run_id} if "key" in record else record)
 
     async def flush(self) -> None:
         """Wait until everything queued so far is written (or the journal broke)."""
@@ -211,7 +236,7 @@ class DialJournal:
             batch, self._pending = self._pending, []
             if batch and self.broken is None:
                 with contextlib.suppress(JournalWriteError):  # kept in self.broken
-                    self._append_locked(b"".join(line for line, _ in batch))
+                    self._append_locked(b"".join(data for data, _, _ in batch))
             self._closed = True
             os.close(self._fd)
         with contextlib.suppress(RuntimeError):  # their loop may be closed already
@@ -224,9 +249,10 @@ class DialJournal:
                 batch, self._pending = self._pending, []
                 error: BaseException | None = self.broken
                 if error is None:
-                    data = b"".join(line for line, _ in batch)
+                    data = b"".join(data for data, _, _ in batch)
                     try:
-                        await loop.run_in_executor(None, self._append, data)
+                        start = await loop.run_in_executor(None, self._append, data)
+                        self._index_batch(batch, start)
                     except BaseException as exc:  # JournalWriteError, or the loop shutting down
                         error = exc
                 _settle(batch, error)
@@ -235,13 +261,21 @@ class DialJournal:
         finally:
             self._flusher = None
 
-    def _append(self, data: bytes) -> None:
+    def _index_batch(self, batch: list[_Queued], offset: int) -> None:
+        """Apply a batch now on disk, from ``offset`` on, to the index (as loading does).
+        On the loop's thread: the index is read there."""
+        for data, record, _ in batch:
+            apply(self._index, self._withdrawn, record, offset, self._fd)
+            offset += len(data)
+
+    def _append(self, data: bytes) -> int:
+        """Write ``data`` durably; the offset at which it starts."""
         with self._lock:
             if self._closed:
                 raise JournalWriteError("the journal is closed", rolled_back=True)
-            self._append_locked(data)
+            return self._append_locked(data)
 
-    def _append_locked(self, data: bytes) -> None:
+    def _append_locked(self, data: bytes) -> int:
         if self.broken is not None:
             raise self.broken
         try:
@@ -262,7 +296,9 @@ class DialJournal:
                 rolled_back=rolled_back,
             )
             raise self.broken from exc
+        start = self._size
         self._size += len(data)
+        return start
 
     def _roll_back(self) -> bool:
         try:
@@ -273,8 +309,8 @@ class DialJournal:
         return True
 
 
-def _settle(batch: list[tuple[bytes, asyncio.Future[None]]], error: Any) -> None:
-    for _, future in batch:
+def _settle(batch: list[_Queued], error: Any) -> None:
+    for _, _, future in batch:
         if future.done():
             continue
         if error is None:

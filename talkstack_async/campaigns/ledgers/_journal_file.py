@@ -146,7 +146,7 @@ def apply(
     except ValueError:
         return  # not a key this SDK wrote
     run = record.get("run")
-    mark = offset << 1  # the deciding record's offset; the low bit is "seen by this run"
+    mark = offset  # the deciding record's offset (never 0: the header is there)
     if event == "attempt":
         if (key, run) in withdrawn:
             withdrawn.discard((key, run))  # recorded, then not sent
@@ -165,7 +165,7 @@ def apply(
         if current is None:
             withdrawn.add((key, run))
         else:
-            deciding = read_line(fd, current >> 1)
+            deciding = read_line(fd, current)
             if deciding.get("event") == "attempt" and deciding.get("run") == run:
                 index.discard(digest)
 

@@ -3,9 +3,10 @@
 A ledger keeps, per request (named by its digest), whether it was placed, may have been placed,
 or is free to dial, and it makes the claim before a placement durable and exclusive:
 
-* ``admit(digest)``: ``Verdict.NEW`` (dial it), ``Verdict.REPEAT`` (this run saw it), or an
+* ``admit(digest)``: a lookup of the durable state: ``Verdict.NEW`` (free to dial), or an
   earlier verdict: the sid of the call placed, or ``""`` for "may have been placed". May be a
-  coroutine (a shared ledger looks it up).
+  coroutine (a shared ledger looks it up). What a run has seen itself is the run's memory, not
+  the ledger's (a custom ledger may still answer ``Verdict.REPEAT``: "this run saw it").
 * ``submit(record)``: make a record durable; the future is done once it is. Records are the
   journal's (``attempt``, ``placed``, ``failed``, ``unknown``, ``not_attempted``, ``final``).
   The ``attempt`` record is the claim: on a shared ledger another process may hold it already,
@@ -20,6 +21,14 @@ or is free to dial, and it makes the claim before a placement durable and exclus
 * ``scheduled`` records say an input waits (for its window, its redial, the server's
   ``Retry-After``): the file journal keeps them for the reader, the Redis ledger counts them
   for ``campaigns status``; a resume derives its schedule again from the rules, not from them.
+
+The SDK's two ledgers also mark a run's span (not part of the protocol: a custom ledger need
+not): ``start_run()`` gives the run a fresh ``run_id`` (what its records and claims are stamped
+with; a second run on the same object is another run) and refuses a second run while one is
+active on the object; ``await end_run()`` ends it (idempotent).
+
+A ledger that cannot reach its store (the Redis server) raises :class:`LedgerUnavailableError`
+from every call that needed it, and the futures of ``submit`` fail with it.
 """
 
 from __future__ import annotations
@@ -34,7 +43,14 @@ import attrs
 from talkstack_async._errors import TalkstackError
 from talkstack_async.campaigns.ledgers._records import Ended, Verdict
 
-__all__ = ["ClaimLostError", "Ledger", "RedialLedger", "Unknown", "Verdict"]
+__all__ = [
+    "ClaimLostError",
+    "Ledger",
+    "LedgerUnavailableError",
+    "RedialLedger",
+    "Unknown",
+    "Verdict",
+]
 
 
 class ClaimLostError(TalkstackError):
@@ -45,6 +61,13 @@ class ClaimLostError(TalkstackError):
     def __init__(self, verdict: str) -> None:
         super().__init__("another process of the campaign claimed this request first")
         self.verdict = verdict
+
+
+class LedgerUnavailableError(TalkstackError):
+    """The campaign's ledger could not be reached (its Redis server is down or unreachable, or
+    failed the command): what it was asked may or may not have been done. The error it got is
+    chained (``__cause__``); the message never holds the ledger's URL (it may hold a
+    password)."""
 
 
 @attrs.frozen

@@ -21,12 +21,11 @@ __all__ = [
 
 
 class Verdict(enum.Enum):
-    """What a request's digest means for this run (see :meth:`DialJournal.admit`); an
-    earlier run's verdict is a string instead (a sid, or "" for "may have been placed"), so
-    no sid can ever be taken for one of these."""
+    """What a ledger's ``admit`` answers when it is not a string (a sid, or "" for "may have
+    been placed"), so no sid can ever be taken for one of these."""
 
-    NEW = "new"  # never seen: send it
-    REPEAT = "repeat"  # earlier in this run
+    NEW = "new"  # free to dial: send it
+    REPEAT = "repeat"  # earlier in this run (the SDK's ledgers never say it; a custom one may)
 
 
 def attempt_record(

@@ -24,6 +24,12 @@ Durability: a claim must survive a Redis crash, or a restarted server forgets it
 dials again. That needs ``appendonly yes`` with ``appendfsync always`` (Redis answers a write
 only once it is fsynced); ``everysec`` can lose the last second of claims. ``open`` checks the
 server's settings and warns (:class:`LedgerDurabilityWarning`) when they are weaker.
+
+``admit`` is a lookup of ``state`` alone (what a run saw itself, the run remembers). A run on
+the ledger object is bracketed by ``start_run`` (a fresh ``run_id``, which its claims and
+waits carry) and ``end_run``. Every call that reaches Redis raises
+:class:`LedgerUnavailableError` when it cannot (:mod:`._redis_errors`). The scripts are in
+:mod:`._redis_scripts`, the reads for status and reconciliation in :mod:`._redis_reads`.
 """
 
 from __future__ import annotations
@@ -34,14 +40,16 @@ import json
 import secrets
 import time
 import warnings
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
 from talkstack_async._errors import ValidationError
-from talkstack_async.campaigns.ledgers._journal_index import DigestIndex
-from talkstack_async.campaigns.ledgers._protocol import ClaimLostError, Unknown
-from talkstack_async.campaigns.ledgers._records import Ended, Verdict, ended_from, parse_time
+from talkstack_async.campaigns.ledgers import _redis_scripts as scripts
+from talkstack_async.campaigns.ledgers._protocol import ClaimLostError
+from talkstack_async.campaigns.ledgers._records import Verdict, parse_time
+from talkstack_async.campaigns.ledgers._redis_errors import Reaching
+from talkstack_async.campaigns.ledgers._redis_reads import HEARTBEAT, CampaignReads
 
 __all__ = ["LedgerDurabilityWarning", "RedisLedger", "campaign_prefix"]
 
@@ -58,68 +66,11 @@ class LedgerDurabilityWarning(UserWarning):
     """The Redis server may lose recent claims in a crash (see the module docstring)."""
 
 
-# KEYS: state, failed, waiting. ARGV: digest, claim JSON, run. Returns nil when this run holds
-# the claim (a re-sent claim of its own included), else the holder's claim. Either way the
-# request no longer waits.
-_CLAIM = """
-redis.call('HDEL', KEYS[3], ARGV[1])
-local current = redis.call('HGET', KEYS[1], ARGV[1])
-if current then
-  local ok, held = pcall(cjson.decode, current)
-  if ok and held['s'] == 'attempt' and held['r'] == ARGV[3] then return nil end
-  return current
-end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('HDEL', KEYS[2], ARGV[1])
-return nil
-"""
-
-# KEYS: state, failed. ARGV: digest, event, run, sid, error, ms. Applies a result to the claim.
-_RESULT = """
-local current = redis.call('HGET', KEYS[1], ARGV[1])
-local held = nil
-if current then held = cjson.decode(current) end
-local event = ARGV[2]
-if event == 'placed' then
-  if not held then held = {} end
-  held['s'] = 'placed'; held['sid'] = ARGV[4]; held['n'] = nil
-  redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(held))
-  redis.call('HDEL', KEYS[2], ARGV[1])
-elseif event == 'unknown' then
-  if held and held['s'] == 'attempt' then
-    held['s'] = 'unknown'; held['e'] = ARGV[5]
-    redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(held))
-  end
-elseif event == 'failed' then
-  if held and (held['r'] == ARGV[3] or ARGV[3] == '') and held['s'] ~= 'placed' then
-    redis.call('HDEL', KEYS[1], ARGV[1])
-    redis.call('HSET', KEYS[2], ARGV[1], ARGV[5])
-  elseif not held then
-    redis.call('HSET', KEYS[2], ARGV[1], ARGV[5])
-  end
-elseif event == 'not_attempted' then
-  if held and held['r'] == ARGV[3] and held['s'] == 'attempt' then
-    redis.call('HDEL', KEYS[1], ARGV[1])
-  end
-end
-return 1
-"""
-
-
-# KEYS: waiting. ARGV: run, digests... Removes the entries of this run among them.
-_UNWAIT = """
-for i = 2, #ARGV do
-  local current = redis.call('HGET', KEYS[1], ARGV[i])
-  if current then
-    local ok, entry = pcall(cjson.decode, current)
-    if ok and entry['r'] == ARGV[1] then redis.call('HDEL', KEYS[1], ARGV[i]) end
-  end
-end
-return 1
-"""
-
-_HEARTBEAT = 10.0  # seconds between a waiting run's heartbeats
-_ALIVE = 3 * _HEARTBEAT  # a run not heard of for this long has stopped
+_OPENING = Reaching("opening the ledger")
+_LOOKING_UP = Reaching("looking a request up")
+_CLAIMING = Reaching("claiming a request")
+_RECORDING = Reaching("recording what became of a request")
+_ENDING = Reaching("ending the run")
 
 
 def campaign_prefix(campaign: str) -> str:
@@ -136,7 +87,7 @@ def campaign_prefix(campaign: str) -> str:
     return f"talkstack:{{{campaign}}}:"
 
 
-class RedisLedger:
+class RedisLedger(CampaignReads):
     """One campaign's ledger on a Redis server (``await RedisLedger.open(url, campaign)``).
 
     Args (of ``open``):
@@ -144,6 +95,9 @@ class RedisLedger:
         campaign: The campaign's name: every process given the same name shares its ledger.
         expire_after: Seconds after the last write at which Redis drops the campaign's keys
             (None: kept until deleted).
+
+    Every call that reaches Redis raises :class:`LedgerUnavailableError` when it cannot
+    (chained from redis-py's error), and so do the futures of ``submit``.
     """
 
     def __init__(self, client: Any, campaign: str, expire_after: float | None) -> None:
@@ -153,15 +107,16 @@ class RedisLedger:
         names = ("state", "failed", "final", "meta", "waiting", "runs")
         self._keys = {name: self._prefix + name for name in names}
         self._expire = None if expire_after is None else int(expire_after)
-        self._claim = client.register_script(_CLAIM)
-        self._result = client.register_script(_RESULT)
-        self._unwait = client.register_script(_UNWAIT)
+        self._claim = client.register_script(scripts.CLAIM)
+        self._result = client.register_script(scripts.RESULT)
+        self._unwait = client.register_script(scripts.UNWAIT)
         self._waits: set[str] = set()  # the digests this run marked as waiting
         self._heart: asyncio.Task[None] | None = None
-        self._seen = DigestIndex()
         self._pending: set[asyncio.Future[None]] = set()
+        self._running = False
         self._closed = False
         self.run_id = secrets.token_hex(6)
+        """What this run's claims and records are stamped with (``start_run`` renews it)."""
 
     @classmethod
     async def open(
@@ -190,10 +145,11 @@ class RedisLedger:
         client = aioredis.Redis.from_pool(pool)  # the client owns (and closes) the pool
         ledger = cls(client, campaign, expire_after)
         try:
-            await client.ping()
-            if check_durability:
-                await ledger._check_durability()
-            await client.hsetnx(ledger._keys["meta"], "created", _iso(time.time()))
+            with _OPENING:
+                await client.ping()
+                if check_durability:
+                    await ledger._check_durability()
+                await client.hsetnx(ledger._keys["meta"], "created", _iso(time.time()))
         except BaseException:
             await client.aclose()
             raise
@@ -220,13 +176,40 @@ class RedisLedger:
                 stacklevel=3,
             )
 
+    # -- a run -------------------------------------------------------------------------------
+
+    def start_run(self) -> str:
+        """Begin a run on this ledger object: a fresh ``run_id`` (so a second run on the same
+        object is another run for the claims and records). One run at a time per object."""
+        if self._closed:
+            raise ValidationError("ledger", "this RedisLedger is closed")
+        if self._running:
+            raise ValidationError(
+                "ledger",
+                f"this RedisLedger (campaign {self.campaign!r}) is in use by another dial_many "
+                "run: one run at a time per ledger object (runs of one campaign at once each "
+                "open their own RedisLedger)",
+            )
+        self._running = True
+        self.run_id = secrets.token_hex(6)
+        return self.run_id
+
+    async def end_run(self) -> None:
+        """End the run: wait for its writes, and the inputs it kept waiting wait no more.
+        Idempotent; the run is over even when this raises LedgerUnavailableError."""
+        if not self._running:
+            return
+        self._running = False
+        await self.flush()
+        await self._stop_waiting()
+
     # -- the dialer's side -------------------------------------------------------------------
 
     async def admit(self, digest: bytes) -> Verdict | str:
-        if digest in self._seen:
-            return Verdict.REPEAT
-        self._seen.set(digest, 0)
-        current = await self._redis.hget(self._keys["state"], digest.hex())
+        """The request's durable state: ``Verdict.NEW`` (free to dial), or the sid of the call
+        placed for it, or "" (claimed: may have been placed)."""
+        with _LOOKING_UP:
+            current = await self._redis.hget(self._keys["state"], digest.hex())
         if current is None:
             return Verdict.NEW
         return _verdict(current)
@@ -242,6 +225,10 @@ class RedisLedger:
         await self.submit(record)
 
     async def _apply(self, record: Mapping[str, Any]) -> None:
+        with _CLAIMING if record.get("event") == "attempt" else _RECORDING:
+            await self._applied(record)
+
+    async def _applied(self, record: Mapping[str, Any]) -> None:
         event, key = record.get("event"), str(record.get("key"))
         state, failed = self._keys["state"], self._keys["failed"]
         if event == "scheduled":
@@ -301,19 +288,9 @@ class RedisLedger:
     async def _beat(self) -> None:
         """Say this run is alive while it has inputs waiting (see ``waiting`` above)."""
         while self._waits and not self._closed:
-            await asyncio.sleep(_HEARTBEAT)
+            await asyncio.sleep(HEARTBEAT)
             with contextlib.suppress(Exception):  # a missed beat: the next one
                 await self._redis.hset(self._keys["runs"], self.run_id, int(time.time() * 1000))
-
-    async def ended(self, digest: bytes) -> Ended | None:
-        value = await self._redis.hget(self._keys["final"], digest.hex())
-        if value is None:
-            return None
-        try:
-            record = json.loads(value)
-        except ValueError:
-            record = {"status": value}  # written by an earlier version: the status alone
-        return ended_from({"event": "final", **record}) if isinstance(record, dict) else None
 
     async def flush(self) -> None:
         while self._pending:
@@ -323,6 +300,7 @@ class RedisLedger:
         if self._closed:
             return
         self._closed = True
+        self._running = False
         try:
             await self.flush()
             await self._stop_waiting()
@@ -331,27 +309,21 @@ class RedisLedger:
 
     async def _stop_waiting(self) -> None:
         """The inputs this run kept waiting wait no more (the run stopped)."""
-        if self._heart is not None:
-            self._heart.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._heart
+        heart, self._heart = self._heart, None
         waits = sorted(self._waits)
         self._waits.clear()
-        for start in range(0, len(waits), 1000):
-            await self._unwait(
-                keys=[self._keys["waiting"]], args=[self.run_id, *waits[start : start + 1000]]
-            )
-        await self._redis.hdel(self._keys["runs"], self.run_id)
-
-    # -- reconciliation and status -------------------------------------------------------------
-
-    async def unknowns(self) -> AsyncIterator[Unknown]:
-        async for key, value in self._redis.hscan_iter(self._keys["state"], count=1000):
-            held = json.loads(value)
-            if held.get("s") in ("attempt", "unknown"):
-                at = datetime.fromtimestamp(int(held.get("t", 0)) / 1000, timezone.utc)
-                earlier = tuple(str(sid) for sid in held.get("x") or ())
-                yield Unknown(key, str(held.get("n") or ""), at, str(held["s"]), earlier)
+        if heart is None and not waits:
+            return  # the run kept nothing waiting: it has no heartbeat to remove
+        if heart is not None:
+            heart.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await heart
+        with _ENDING:
+            for start in range(0, len(waits), 1000):
+                await self._unwait(
+                    keys=[self._keys["waiting"]], args=[self.run_id, *waits[start : start + 1000]]
+                )
+            await self._redis.hdel(self._keys["runs"], self.run_id)
 
     async def resolve(self, key: str, *, sid: str | None, note: str) -> None:
         if sid is not None:
@@ -359,44 +331,6 @@ class RedisLedger:
         else:
             record = {"event": "failed", "key": key, "error": note, "run": ""}
         await self.write(record)
-
-    async def counts(self) -> dict[str, int]:
-        """How many requests are placed, may have been placed (in flight or unknown), and
-        certainly not placed; and how many calls ended how."""
-        totals = {"placed": 0, "attempt": 0, "unknown": 0}
-        async for _, value in self._redis.hscan_iter(self._keys["state"], count=1000):
-            state = json.loads(value).get("s")
-            totals[state] = totals.get(state, 0) + 1
-        totals["failed"] = int(await self._redis.hlen(self._keys["failed"]))
-        totals["finished"] = int(await self._redis.hlen(self._keys["final"]))
-        totals.update(await self.waiting())
-        return totals
-
-    async def waiting(self) -> dict[str, int]:
-        """How many inputs wait, by why (``window``, ``redial``, ``backoff``), as live runs
-        keep them; ``stale``: entries of runs that stopped without saying so (killed: a
-        resume takes those inputs up again); ``next_ms``: the earliest due, or 0."""
-        now = time.time() * 1000
-        runs = await self._redis.hgetall(self._keys["runs"])
-        alive = {run for run, seen in runs.items() if now - float(seen) < _ALIVE * 1000}
-        counts = {"window": 0, "redial": 0, "backoff": 0, "stale": 0, "next_ms": 0}
-        async for _, value in self._redis.hscan_iter(self._keys["waiting"], count=1000):
-            entry = json.loads(value)
-            if entry.get("r") not in alive:
-                counts["stale"] += 1
-                continue
-            why = str(entry.get("w"))
-            counts[why] = counts.get(why, 0) + 1
-            due = int(entry.get("u", 0))
-            if why != "backoff" and (not counts["next_ms"] or due < counts["next_ms"]):
-                counts["next_ms"] = due
-        return counts
-
-    async def meta(self) -> dict[str, str]:
-        return dict(await self._redis.hgetall(self._keys["meta"]))
-
-    async def set_meta(self, **values: object) -> None:
-        await self._redis.hset(self._keys["meta"], mapping={k: str(v) for k, v in values.items()})
 
 
 def _verdict(held: str) -> str:

@@ -15,7 +15,12 @@ Concurrency: ``limits`` has no semaphore, so this module holds one on Redis itse
 set of leases scored by their expiry (the server's clock). A lease is taken atomically when
 fewer than ``concurrency`` are live, renewed by its holder every third of its lifetime, and
 released when the placement is done; the leases of a process that died expire after
-``lease_seconds`` and their slots come back.
+``lease_seconds`` and their slots come back. ``slot()`` yields the :class:`Lease`: its
+``live()`` says, from memory, whether it is certainly still held (taken or last renewed,
+successfully, less than its lifetime minus a safety margin ago, on the monotonic clock), which
+the campaign's gate asks right before a send; ``await lease.renew()`` makes it live again.
+
+Every call that reaches Redis raises ``LedgerUnavailableError`` when it cannot.
 """
 
 from __future__ import annotations
@@ -30,31 +35,50 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from talkstack_async._errors import ValidationError
+from talkstack_async.campaigns.ledgers._redis_errors import Reaching
+from talkstack_async.campaigns.ledgers._redis_scripts import RENEW, TAKE
 from talkstack_async.campaigns.policies._rate_limit import RateLimitPolicy, RedisAdaptiveRate
 
-__all__ = ["RedisPacing"]
+__all__ = ["Lease", "RedisPacing"]
 
-# KEYS: leases. ARGV: limit, lease id, lifetime ms. 1 when taken.
-_TAKE = """
-local now = redis.call('TIME')
-local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ms)
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
-  redis.call('ZADD', KEYS[1], ms + tonumber(ARGV[3]), ARGV[2])
-  return 1
-end
-return 0
-"""
+_MARGIN = 0.25  # the share of a lease's lifetime not trusted: live() says no that much early
+_TAKING = Reaching("taking a slot of the campaign's concurrency")
+_RENEWING = Reaching("renewing a slot of the campaign's concurrency")
+_RELEASING = Reaching("releasing a slot of the campaign's concurrency")
+_RATING = Reaching("waiting for the campaign's rate")
+_COUNTING = Reaching("counting the campaign's placements in flight")
 
-# KEYS: leases. ARGV: lifetime ms, lease ids... Pushes the live ones' expiry forward.
-_RENEW = """
-local now = redis.call('TIME')
-local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-for i = 2, #ARGV do
-  redis.call('ZADD', KEYS[1], 'XX', ms + tonumber(ARGV[1]), ARGV[i])
-end
-return 1
-"""
+
+class Lease:
+    """One slot of the campaign's concurrency, held by this process (see ``live``)."""
+
+    __slots__ = ("_held_at", "_pacing", "_trusted_for", "id")
+
+    def __init__(self, pacing: RedisPacing, lease_id: str) -> None:
+        self._pacing = pacing
+        self.id = lease_id
+        self._trusted_for = pacing._lifetime_ms / 1000 * (1 - _MARGIN)
+        self._held_at: float | None = None  # when the last take or renewal that held was sent
+
+    def live(self) -> bool:
+        """True while the lease is certainly still held: taken or last renewed (successfully)
+        less than its lifetime minus a safety margin ago, by the monotonic clock. Measured
+        from when the take or renewal was sent, so the time its answer took is counted."""
+        held_at = self._held_at
+        return held_at is not None and time.monotonic() - held_at < self._trusted_for
+
+    async def renew(self) -> None:
+        """Make the lease live now: renew it, or, when it was lost (it expired and another
+        process took its slot), take a slot again, waiting for one as ``slot()`` does."""
+        await self._pacing._renew_now(self)
+
+    def _renewed(self, sent_at: float, held: bool) -> None:
+        """A renewal sent at ``sent_at`` found the lease ``held`` (or gone). An answer about
+        an earlier moment than the last take or renewal that held says nothing new."""
+        current = self._held_at
+        if current is None or sent_at < current:
+            return  # released or lost (only a take revives it), or an older answer
+        self._held_at = sent_at if held else None
 
 
 class RedisPacing:
@@ -75,9 +99,9 @@ class RedisPacing:
         self._leases_key = prefix + "leases"
         self._concurrency = concurrency
         self._lifetime_ms = int(lease_seconds * 1000)
-        self._take = client.register_script(_TAKE)
-        self._renew = client.register_script(_RENEW)
-        self._held: set[str] = set()
+        self._take = client.register_script(TAKE)
+        self._renew = client.register_script(RENEW)
+        self._held: dict[str, Lease] = {}
         self._renewer: asyncio.Task[None] | None = None
         self._storage: Any = None
         self._rate_key = prefix + "rate"
@@ -103,32 +127,63 @@ class RedisPacing:
         )
 
     @contextlib.asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
+    async def slot(self) -> AsyncIterator[Lease]:
         """Held around one placement (and its wait, with ``wait_until_finished``): a lease of
-        the campaign's concurrency. The placement claims its request, then waits for the
-        rate (``wait_for_rate``) and sends: a claim lost to another process costs no rate."""
-        lease = await self._acquire_lease()
+        the campaign's concurrency, renewed while it is held. The placement claims its
+        request, then waits for the rate (``wait_for_rate``) and sends: a claim lost to another
+        process costs no rate.
+
+        Giving the lease back when the block ends: a failure to reach Redis then raises
+        ``LedgerUnavailableError`` when the block itself ended normally, and is left to the
+        lease's expiry when the block raised (its error is the one that matters)."""
+        lease = await self._take_lease()
         try:
-            yield
-        finally:
-            self._held.discard(lease)
-            # Not awaited in place: a cancelled placement must still give its slot back.
-            task = asyncio.ensure_future(self._redis.zrem(self._leases_key, lease))
-            task.add_done_callback(_quiet)
+            yield lease
+        except BaseException:
+            with contextlib.suppress(Exception):  # expires on its own: see the docstring
+                await self._release(lease)
+            raise
+        await self._release(lease)
+
+    async def _release(self, lease: Lease) -> None:
+        self._held.pop(lease.id, None)
+        lease._held_at = None
+        # Not awaited in place: a cancelled placement must still give its slot back.
+        task = asyncio.ensure_future(self._redis.zrem(self._leases_key, lease.id))
+        task.add_done_callback(_quiet)
+        with _RELEASING:
             await asyncio.shield(task)
 
-    async def _acquire_lease(self) -> str:
-        lease = secrets.token_hex(8)
-        delay = 0.005
-        while not await self._take(
-            keys=[self._leases_key], args=[self._concurrency, lease, self._lifetime_ms]
-        ):
-            await asyncio.sleep(delay * (0.5 + random.random()))
-            delay = min(delay * 2, 0.1)
-        self._held.add(lease)
+    async def _take_lease(self) -> Lease:
+        lease = Lease(self, secrets.token_hex(8))
+        await self._take_again(lease)
+        self._held[lease.id] = lease
         if self._renewer is None or self._renewer.done():
             self._renewer = asyncio.ensure_future(self._renew_forever())
         return lease
+
+    async def _take_again(self, lease: Lease) -> None:
+        """Take a slot for ``lease`` (its id), waiting until one is free."""
+        delay = 0.005
+        while True:
+            sent_at = time.monotonic()
+            with _TAKING:
+                taken = await self._take(
+                    keys=[self._leases_key], args=[self._concurrency, lease.id, self._lifetime_ms]
+                )
+            if taken:
+                lease._held_at = sent_at
+                return
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 0.1)
+
+    async def _renew_now(self, lease: Lease) -> None:
+        sent_at = time.monotonic()
+        with _RENEWING:
+            (held,) = await self._renew(keys=[self._leases_key], args=[self._lifetime_ms, lease.id])
+        lease._renewed(sent_at, held=bool(held))
+        if not held and lease.id in self._held:
+            await self._take_again(lease)
 
     async def wait_for_rate(self, rate: float | None) -> None:
         """Wait for a placement's turn at ``rate`` (the campaign's current rate) across the
@@ -139,8 +194,11 @@ class RedisPacing:
             self._setup_rate(self._redis)
         limit, seconds = (math.floor(rate), 1) if rate >= 1 else (1, math.ceil(1 / rate))
         window = self._storage
-        while not await window.acquire_entry(self._rate_key, limit, seconds):
-            start, _ = await window.get_moving_window(self._rate_key, limit, seconds)
+        while True:
+            with _RATING:
+                if await window.acquire_entry(self._rate_key, limit, seconds):
+                    return
+                start, _ = await window.get_moving_window(self._rate_key, limit, seconds)
             wait = max(0.001, start + seconds - time.time())
             # A little jitter: processes woken at once do not all race for the one entry.
             await asyncio.sleep(min(wait, 1.0) + random.random() * 0.002)
@@ -148,11 +206,18 @@ class RedisPacing:
     async def _renew_forever(self) -> None:
         while self._held:
             await asyncio.sleep(self._lifetime_ms / 3000)
-            if self._held:
-                with contextlib.suppress(Exception):  # a missed renewal: the next one
-                    await self._renew(
-                        keys=[self._leases_key], args=[self._lifetime_ms, *self._held]
-                    )
+            leases = list(self._held.values())
+            if not leases:
+                continue
+            sent_at = time.monotonic()
+            try:
+                held = await self._renew(
+                    keys=[self._leases_key], args=[self._lifetime_ms, *(x.id for x in leases)]
+                )
+            except Exception:  # noqa: S112 - a missed renewal: live() lapses, the next one tries
+                continue
+            for lease, still in zip(leases, held, strict=False):
+                lease._renewed(sent_at, held=bool(still))
 
     async def close(self) -> None:
         if self._renewer is not None:
@@ -163,7 +228,8 @@ class RedisPacing:
     async def in_flight(self) -> int:
         """Live leases: placements in flight across the campaign."""
         now_ms = int(time.time() * 1000)
-        return int(await self._redis.zcount(self._leases_key, now_ms, "+inf"))
+        with _COUNTING:
+            return int(await self._redis.zcount(self._leases_key, now_ms, "+inf"))
 
 
 def _quiet(future: asyncio.Future[Any]) -> None:

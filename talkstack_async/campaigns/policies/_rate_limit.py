@@ -20,6 +20,12 @@ around the configured ``rate`` (as TCP does around a link's capacity):
 
 With a Redis ledger the rate and the pause are the campaign's, shared by all its processes
 (one hash, updated by atomic scripts); otherwise they are the run's.
+
+Waits are measured on ``time.monotonic()``: a step of the wall clock (NTP, a VM resumed, an
+operator) neither stretches nor cuts the server's pause. The campaign's shared pause is kept
+in Redis by the server's clock (processes on many machines share it) and read back as the
+milliseconds it has left by that same clock, so a process turns it into its own monotonic
+deadline without asking its wall clock anything.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from typing import Any
 import attrs
 
 from talkstack_async._errors import APIStatusError, RateLimitError, ValidationError
+from talkstack_async.campaigns.ledgers._redis_errors import Reaching
 
 __all__ = [
     "DEFAULT_RATE_LIMIT_POLICY",
@@ -99,13 +106,16 @@ def is_rate_refusal(error: BaseException | None) -> bool:
 
 
 class AdaptiveRate:
-    """The run's current rate and pause (the local half; ``RedisAdaptiveRate`` shares it)."""
+    """The run's current rate and pause (the local half; ``RedisAdaptiveRate`` shares it).
+
+    ``current`` (the rate now; None: unlimited) and ``pause_left()`` answer at once, from
+    memory; ``await refresh()`` brings them up to date first where they are shared."""
 
     def __init__(self, ceiling: float | None, policy: RateLimitPolicy) -> None:
         self.ceiling = ceiling
         self.policy = policy
         self.current: float | None = ceiling
-        self.paused_until = 0.0  # time.time() before which no placement starts
+        self.paused_until = 0.0  # time.monotonic() before which no placement starts
         self.backing_off = 0  # placements waiting to be sent again
         self._release_at: float | None = None  # without a ceiling: stop limiting here
         self._recent: deque[float] = deque()  # placement times of the last second
@@ -118,9 +128,17 @@ class AdaptiveRate:
             self._recent.popleft()
         return float(len(self._recent))
 
+    def pause_left(self) -> float:
+        """Seconds of the server's pause left (0: none), on the monotonic clock."""
+        left = self.paused_until - time.monotonic()
+        return left if left > 0 else 0.0
+
+    async def refresh(self) -> None:
+        """Bring ``current`` and the pause up to date (the run's own: nothing to read)."""
+
     async def refused(self, pause: float) -> None:
-        self._recent.append(time.monotonic())  # what the run was sending, refused or not
-        now = time.time()
+        now = time.monotonic()
+        self._recent.append(now)  # what the run was sending, refused or not
         self.paused_until = max(self.paused_until, now + pause)
         if now < self._quiet_until:
             return  # the same congestion event
@@ -160,27 +178,43 @@ class AdaptiveRate:
         return self.current
 
     async def wait_for_pause(self) -> None:
+        """Return once the server's pause is over."""
         # A loop, not an Event: another refusal meanwhile may push the end of the pause back.
-        while (left := self.paused_until - time.time()) > 0:  # noqa: ASYNC110
+        while (left := self.pause_left()) > 0:  # noqa: ASYNC110
             await asyncio.sleep(left)
 
 
+_READING = Reaching("reading the campaign's rate")
+_PACING = Reaching("updating the campaign's rate")
+
 # KEYS: pace. ARGV: base rate (the caller's view), decrease, min rate, pause ms. Server time.
 # One decrease per congestion event: refusals within the quiet time of the last only pause.
+# Returns the rate and the pause's milliseconds left.
 _REFUSED = """
 local now = redis.call('TIME')
 local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 local pause = tonumber(ARGV[4])
 local paused = tonumber(redis.call('HGET', KEYS[1], 'paused_until')) or 0
-redis.call('HSET', KEYS[1], 'paused_until', tostring(math.max(paused, ms + pause)))
+paused = math.max(paused, ms + pause)
+redis.call('HSET', KEYS[1], 'paused_until', tostring(paused))
 redis.call('HINCRBY', KEYS[1], 'refusals', 1)
 local current = tonumber(redis.call('HGET', KEYS[1], 'rate')) or tonumber(ARGV[1])
 local quiet = tonumber(redis.call('HGET', KEYS[1], 'quiet_until')) or 0
-if ms < quiet then return tostring(current) end
+if ms < quiet then return {tostring(current), paused - ms} end
 redis.call('HSET', KEYS[1], 'quiet_until', tostring(ms + math.max(pause, 2000)))
 local rate = math.max(tonumber(ARGV[3]), current * tonumber(ARGV[2]))
 redis.call('HSET', KEYS[1], 'rate', tostring(rate))
-return tostring(rate)
+return {tostring(rate), paused - ms}
+"""
+
+# KEYS: pace. The shared rate ('' when none is set) and the pause's milliseconds left (0 when
+# it is over), by the server's clock.
+_READ = """
+local now = redis.call('TIME')
+local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local state = redis.call('HMGET', KEYS[1], 'rate', 'paused_until')
+local paused = tonumber(state[2]) or 0
+return {state[1] or '', math.max(0, paused - ms)}
 """
 
 # KEYS: pace. ARGV: step, ceiling ('' for none), release rate ('' for none).
@@ -199,7 +233,11 @@ return tostring(rate)
 
 
 class RedisAdaptiveRate(AdaptiveRate):
-    """The campaign's rate and pause, shared by its processes through one Redis hash."""
+    """The campaign's rate and pause, shared by its processes through one Redis hash.
+
+    ``refresh()`` re-reads them when the copy is older than a quarter of a second (``stale()``
+    says whether it would; placements refreshing at once share one read). Every call that
+    reaches Redis raises ``LedgerUnavailableError`` when it cannot."""
 
     _REFRESH = 0.25  # seconds a process trusts its copy of the shared state
 
@@ -211,46 +249,71 @@ class RedisAdaptiveRate(AdaptiveRate):
         self._key = prefix + "pace"
         self._refused = client.register_script(_REFUSED)
         self._accepted = client.register_script(_ACCEPTED)
-        self._read_at = 0.0
+        self._read = client.register_script(_READ)
+        self._read_at: float | None = None  # when the copy was asked for (monotonic)
+        self._reading: asyncio.Future[None] | None = None
 
-    async def _refresh(self) -> None:
-        if time.monotonic() - self._read_at < self._REFRESH:
+    def stale(self) -> bool:
+        """Whether the copy of the shared rate and pause is due to be read again."""
+        read_at = self._read_at
+        return read_at is None or time.monotonic() - read_at >= self._REFRESH
+
+    async def refresh(self) -> None:
+        if not self.stale():
             return
-        self._read_at = time.monotonic()
-        state = await self._redis.hmget(self._key, "rate", "paused_until")
-        rate, paused = (None if v is None else float(v) for v in state)
-        self.current = self.ceiling if rate is None else rate
-        self.paused_until = 0.0 if paused is None else paused / 1000
+        if self._reading is None:
+            self._reading = asyncio.ensure_future(self._read_shared())
+            self._reading.add_done_callback(self._read_done)
+        # Shielded: a placement that stops waiting does not cancel the others' read.
+        await asyncio.shield(self._reading)
+
+    async def _read_shared(self) -> None:
+        asked = time.monotonic()
+        with _READING:
+            rate, left_ms = await self._read(keys=[self._key])
+        self._shared(rate, left_ms, asked)
+
+    def _read_done(self, future: asyncio.Future[None]) -> None:
+        self._reading = None
+        if not future.cancelled():
+            future.exception()  # retrieved: its awaiters were told
+
+    def _shared(self, rate: Any, left_ms: Any, asked: float) -> None:
+        """Take the campaign's state as the server answered it: the rate ('' when none is
+        set) and the pause's milliseconds left, by the server's clock."""
+        now = time.monotonic()
+        self._read_at = asked
+        self.current = float(rate) if rate else self.ceiling
+        left = int(left_ms) / 1000
+        self.paused_until = now + left if left > 0 else 0.0
 
     async def refused(self, pause: float) -> None:
-        self._recent.append(time.monotonic())  # what the run was sending, refused or not
+        asked = time.monotonic()
+        self._recent.append(asked)  # what the run was sending, refused or not
         base = self._cut_from()  # the server decides whether this refusal cuts it
-        self.current = float(
-            await self._refused(
-                keys=[self._key],
-                args=[base, self.policy.decrease, self.policy.min_rate, int(pause * 1000)],
-            )
-        )
-        self._read_at = 0.0  # read the shared pause next time
+        args = [base, self.policy.decrease, self.policy.min_rate, int(pause * 1000)]
+        with _PACING:
+            rate, left_ms = await self._refused(keys=[self._key], args=args)
+        self._shared(rate, left_ms, asked)
 
     async def accepted(self) -> None:
         self._recent.append(time.monotonic())
-        await self._refresh()
+        await self.refresh()
         if self.current is None or self.current == self.ceiling:
             return
         step = self.step()
         ceiling = "" if self.ceiling is None else self.ceiling
         release = "" if self._release_at is None else self._release_at
-        rate = await self._accepted(keys=[self._key], args=[step, ceiling, release])
+        with _PACING:
+            rate = await self._accepted(keys=[self._key], args=[step, ceiling, release])
         self.current = self.ceiling if rate is None else float(rate)
 
     async def rate(self) -> float | None:
-        await self._refresh()
+        await self.refresh()
         return self.current
 
     async def wait_for_pause(self) -> None:
-        await self._refresh()
-        while (left := self.paused_until - time.time()) > 0:
+        await self.refresh()
+        while (left := self.pause_left()) > 0:
             await asyncio.sleep(min(left, self._REFRESH))
-            self._read_at = 0.0
-            await self._refresh()
+            await self.refresh()
