@@ -112,7 +112,7 @@ class Gate:
         if adaptive is not None:
             if self._stale is not None and self._stale():
                 return REFRESH
-            left = max(_pause_left(adaptive), attempt.resend_at - now)
+            left = max(adaptive.pause_left(), attempt.resend_at - now)
             if left > 0:
                 return Answer(Kind.WAIT, seconds=left, why="pause")
         elif attempt.resend_at > now:
@@ -162,12 +162,3 @@ class Gate:
 def _no_window(error: ValidationError) -> Answer:
     detail = "no calling window; not sent"
     return Answer(Kind.STOP, status=DialStatus.FAILED, detail=detail, error=error)
-
-
-def _pause_left(adaptive: AdaptiveRate) -> float:  # TEMPORARY until pause_left lands
-    import time
-
-    f = getattr(adaptive, "pause_left", None)
-    if f is not None:
-        return float(f())
-    return adaptive.paused_until - time.time()

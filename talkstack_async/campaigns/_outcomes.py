@@ -9,6 +9,7 @@ actually make a re-run do.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import attrs
@@ -17,16 +18,21 @@ from talkstack_async._errors import (
     APIConnectionError,
     APIResponseError,
     APIStatusError,
+    AuthenticationError,
+    BadRequestError,
     DialInterruptedError,
     InternalServerError,
     JournalWriteError,
+    MissingCredentialsError,
+    NotFoundError,
+    PermissionDeniedError,
     TalkstackError,
 )
 from talkstack_async.campaigns._state import Chain, Entry, Receipt
 from talkstack_async.campaigns.ledgers._records import result_record
 from talkstack_async.campaigns.policies._rate_limit import is_rate_refusal
 from talkstack_async.models.call import PlacedCall
-from talkstack_async.models.dial import DialAttempt, DialOutcome, DialStatus
+from talkstack_async.models.dial import CallRequest, DialAttempt, DialOutcome, DialStatus
 
 __all__ = [
     "as_journalled",
@@ -36,6 +42,7 @@ __all__ = [
     "may_have_reached_server",
     "of_entry",
     "of_item",
+    "refuses_every_request",
     "result_of",
     "sids",
     "stopped",
@@ -187,3 +194,21 @@ def may_have_reached_server(error: TalkstackError) -> bool:
     if isinstance(error, APIStatusError):
         return False  # 4xx: refused unprocessed
     return False  # raised by this SDK before sending (closed client, missing credentials)
+
+
+# The API answers 400 "project does not exist." for a missing project (404 for an agent).
+_MISSING_PARENT = re.compile(r"\b(project|agent)\b.*\b(does not exist|not found)", re.IGNORECASE)
+
+
+def refuses_every_request(
+    error: TalkstackError, request: CallRequest, project_id: str | None, agent_id: str | None
+) -> bool:
+    """A refusal that would repeat for every input: the credentials (401, 403, none), or
+    the run's own project or agent missing (a row naming its own may just have a typo)."""
+    if isinstance(error, (AuthenticationError, PermissionDeniedError, MissingCredentialsError)):
+        return True
+    if request.project_id != project_id or request.agent_id != agent_id:
+        return False
+    if isinstance(error, NotFoundError):
+        return True
+    return isinstance(error, BadRequestError) and bool(_MISSING_PARENT.search(error.message))

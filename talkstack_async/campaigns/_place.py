@@ -13,27 +13,20 @@ before it is resent.
 from __future__ import annotations
 
 import asyncio
-import re
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 import attrs
 
-from talkstack_async._errors import (
-    AuthenticationError,
-    BadRequestError,
-    MissingCredentialsError,
-    NotFoundError,
-    PermissionDeniedError,
-    TalkstackError,
-)
-from talkstack_async.campaigns._gate import Kind, _pause_left
+from talkstack_async._errors import TalkstackError
+from talkstack_async.campaigns._gate import Kind
 from talkstack_async.campaigns._outcomes import (
     as_journalled,
     ends,
     journalled,
     may_have_reached_server,
     of_entry,
+    refuses_every_request,
     result_of,
     sids,
     stopped,
@@ -49,9 +42,6 @@ if TYPE_CHECKING:
     from talkstack_async.campaigns._run import Run
 
 __all__ = ["Placements"]
-
-# The API answers 400 "project does not exist." for a missing project (404 for an agent).
-_MISSING_PARENT = re.compile(r"\b(project|agent)\b.*\b(does not exist|not found)", re.IGNORECASE)
 
 
 class Placements:
@@ -144,7 +134,7 @@ class Placements:
                 await run.campaign_take()
                 p.rate_taken = True
             elif kind is Kind.LEASE:
-                await p.lease.retake()
+                await p.lease.renew()
             else:  # HOLD, STOP: give back what this attempt holds, then do as told
                 if p.claimed:
                     await self._withdraw(p)
@@ -198,7 +188,8 @@ class Placements:
             if may_have_reached_server(exc):
                 detail = "may have been placed: check before dialling again"
                 return of_entry(entry, DialStatus.UNKNOWN, detail, error=exc)
-            if self._refuses_every_request(exc, entry):
+            settings = self._run.settings
+            if refuses_every_request(exc, request, settings.project_id, settings.agent_id):
                 # Every other row would get the same answer: stop here, the rest NOT_ATTEMPTED.
                 self._run.fail(exc)
                 detail = "not placed; the run stopped: every request would be refused alike"
@@ -224,7 +215,7 @@ class Placements:
         await adaptive.refused(delay)
         now = self._run.loop_time()
         p.resend_at = now + delay
-        self._run.resting(now + max(delay, _pause_left(adaptive)))
+        self._run.resting(now + max(delay, adaptive.pause_left()))
         detail = "not placed: refused for the server's rate; the run stopped before resending"
         p.outcome, p.sent = attrs.evolve(outcome, detail=detail), False
         p.claimed = p.room = p.rate_taken = False
@@ -244,18 +235,6 @@ class Placements:
             p.backing_off = False
             assert self._adaptive is not None
             self._adaptive.backing_off -= 1
-
-    def _refuses_every_request(self, error: TalkstackError, entry: Entry) -> bool:
-        """A refusal that would repeat for every input: the credentials (401, 403, none), or
-        the run's own project or agent missing (a row naming its own may just have a typo)."""
-        if isinstance(error, (AuthenticationError, PermissionDeniedError, MissingCredentialsError)):
-            return True
-        settings, request = self._run.settings, entry.request
-        if request.project_id != settings.project_id or request.agent_id != settings.agent_id:
-            return False
-        if isinstance(error, NotFoundError):
-            return True
-        return isinstance(error, BadRequestError) and bool(_MISSING_PARENT.search(error.message))
 
     async def _watch(self, entry: Entry, p: Attempt) -> DialOutcome:
         outcome = p.outcome

@@ -109,9 +109,11 @@ async def dial(
             await run.stop(feeder)
             await close_source(source)
             end_run = getattr(ledger, "end_run", None)
-            if end_run is not None:
-                await _maybe(end_run())
-            await _close(ledger, pacing, owned)
+            try:
+                if end_run is not None:
+                    await _maybe(end_run())
+            finally:
+                await _close(ledger, pacing, owned)
 
 
 async def _open(settings: DialSettings) -> tuple[Ledger | None, RedisPacing | None, bool]:
@@ -229,9 +231,10 @@ class Run:
         return self.pacing.slot() if self.pacing is not None else _NO_LEASE
 
     async def campaign_room(self) -> None:
-        wait_for_room = getattr(self.pacing, "wait_for_room", None)
-        if wait_for_room is not None:
-            await wait_for_room(self.adaptive.current if self.adaptive else self.settings.rate)
+        assert self.pacing is not None
+        await self.pacing.wait_for_room(
+            self.adaptive.current if self.adaptive else self.settings.rate
+        )
 
     async def campaign_take(self) -> None:
         assert self.pacing is not None

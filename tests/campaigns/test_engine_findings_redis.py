@@ -109,6 +109,11 @@ async def test_finding2_a_failed_run_sends_nothing_once_the_leases_it_waited_for
             raised = exc
     assert failed, "progress never raised: the test proves nothing"
     made = talkstack_server.requests.of("calls.make")
+    early = [_number(r) for r in made if r.received_at - offset <= failed[0] + LATE]
+    assert not early, (
+        f"{early} were sent before the run failed: the leases put in did not hold the "
+        "campaign's slots, and the test proves nothing"
+    )
     after = [
         (_number(r), round(r.received_at - offset - failed[0], 3))
         for r in made

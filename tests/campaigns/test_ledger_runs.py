@@ -55,6 +55,7 @@ async def test_each_run_on_a_redis_ledger_object_is_its_own(redis_url: str) -> N
         assert await ledger.admit(_digest(1)) == ""
         assert await ledger.admit(_digest(3)) is Verdict.NEW
         assert await ledger.admit(_digest(3)) is Verdict.NEW
+        assert await ledger.pace() == {}  # no refusal yet: no shared rate state
 
         await ledger.end_run()
         assert await admin.hlen("talkstack:{runs}:waiting") == 0  # what it kept waiting, freed

@@ -274,10 +274,10 @@ async def test_finding3c_an_input_iterator_that_raises_ends_the_run_after_every_
     placed = collections.Counter(talkstack_server.placed_numbers())
     for outcome in outcomes:
         if outcome.status is DialStatus.PLACED:
-            assert placed[outcome.number] == 1
+            assert placed[str(outcome.number)] == 1
         else:  # read but not sent: a re-run dials it
             assert outcome.status is DialStatus.NOT_ATTEMPTED, outcome
-            assert placed[outcome.number] == 0
+            assert placed[str(outcome.number)] == 0
 
 
 # -- 4. a ledger object used for a second run -----------------------------------------------

@@ -263,7 +263,10 @@ class DialJournal:
 
     def _index_batch(self, batch: list[_Queued], offset: int) -> None:
         """Apply a batch now on disk, from ``offset`` on, to the index (as loading does).
-        On the loop's thread: the index is read there."""
+        On the loop's thread: the index is read there. A journal closed meanwhile answers
+        nothing more (and its descriptor may be another file's by now)."""
+        if self._closed:
+            return
         for data, record, _ in batch:
             apply(self._index, self._withdrawn, record, offset, self._fd)
             offset += len(data)

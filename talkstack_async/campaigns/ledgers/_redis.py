@@ -28,8 +28,8 @@ server's settings and warns (:class:`LedgerDurabilityWarning`) when they are wea
 ``admit`` is a lookup of ``state`` alone (what a run saw itself, the run remembers). A run on
 the ledger object is bracketed by ``start_run`` (a fresh ``run_id``, which its claims and
 waits carry) and ``end_run``. Every call that reaches Redis raises
-:class:`LedgerUnavailableError` when it cannot (:mod:`._redis_errors`). The scripts are in
-:mod:`._redis_scripts`, the reads for status and reconciliation in :mod:`._redis_reads`.
+:class:`LedgerUnavailableError` when it cannot (``_redis_errors``). The scripts are in
+``_redis_scripts``, the reads for status and reconciliation in ``_redis_reads``.
 """
 
 from __future__ import annotations
@@ -148,33 +148,12 @@ class RedisLedger(CampaignReads):
             with _OPENING:
                 await client.ping()
                 if check_durability:
-                    await ledger._check_durability()
+                    await _check_durability(client)
                 await client.hsetnx(ledger._keys["meta"], "created", _iso(time.time()))
         except BaseException:
             await client.aclose()
             raise
         return ledger
-
-    async def _check_durability(self) -> None:
-        try:
-            settings = await self._redis.config_get("append*")
-        except Exception:  # CONFIG disabled (managed Redis): say so once
-            warnings.warn(
-                "could not read the Redis server's persistence settings (CONFIG GET is not "
-                "allowed); claims are durable only with appendonly yes and appendfsync always",
-                LedgerDurabilityWarning,
-                stacklevel=3,
-            )
-            return
-        if settings.get("appendonly") != "yes" or settings.get("appendfsync") != "always":
-            warnings.warn(
-                f"the Redis server has appendonly {settings.get('appendonly')!r}, appendfsync "
-                f"{settings.get('appendfsync')!r}: a crash of the server may forget recent "
-                "claims and a re-run would dial them again; configure appendonly yes and "
-                "appendfsync always for the full promise",
-                LedgerDurabilityWarning,
-                stacklevel=3,
-            )
 
     # -- a run -------------------------------------------------------------------------------
 
@@ -305,7 +284,8 @@ class RedisLedger(CampaignReads):
             await self.flush()
             await self._stop_waiting()
         finally:
-            await self._redis.aclose()
+            with _ENDING:
+                await self._redis.aclose()
 
     async def _stop_waiting(self) -> None:
         """The inputs this run kept waiting wait no more (the run stopped)."""
@@ -331,6 +311,29 @@ class RedisLedger(CampaignReads):
         else:
             record = {"event": "failed", "key": key, "error": note, "run": ""}
         await self.write(record)
+
+
+async def _check_durability(client: Any) -> None:
+    """Warn when the server may lose recent claims in a crash (see the module docstring)."""
+    try:
+        settings = await client.config_get("append*")
+    except Exception:  # CONFIG disabled (managed Redis): say so once
+        warnings.warn(
+            "could not read the Redis server's persistence settings (CONFIG GET is not "
+            "allowed); claims are durable only with appendonly yes and appendfsync always",
+            LedgerDurabilityWarning,
+            stacklevel=3,
+        )
+        return
+    if settings.get("appendonly") != "yes" or settings.get("appendfsync") != "always":
+        warnings.warn(
+            f"the Redis server has appendonly {settings.get('appendonly')!r}, appendfsync "
+            f"{settings.get('appendfsync')!r}: a crash of the server may forget recent "
+            "claims and a re-run would dial them again; configure appendonly yes and "
+            "appendfsync always for the full promise",
+            LedgerDurabilityWarning,
+            stacklevel=3,
+        )
 
 
 def _verdict(held: str) -> str:

@@ -185,6 +185,24 @@ class RedisPacing:
         if not held and lease.id in self._held:
             await self._take_again(lease)
 
+    async def wait_for_room(self, rate: float | None) -> None:
+        """Wait until the campaign's rate window has room, without taking an entry: the
+        placement claims its request next and only then takes its entry (``wait_for_rate``),
+        so a claim is not held through a long wait for the rate, and a claim lost to another
+        process costs the campaign no rate."""
+        if rate is None:
+            return
+        if self._storage is None:
+            self._setup_rate(self._redis)
+        limit, seconds = (math.floor(rate), 1) if rate >= 1 else (1, math.ceil(1 / rate))
+        while True:
+            with _RATING:
+                start, count = await self._storage.get_moving_window(self._rate_key, limit, seconds)
+            if count < limit:
+                return
+            wait = max(0.001, start + seconds - time.time())
+            await asyncio.sleep(min(wait, 1.0) + random.random() * 0.002)
+
     async def wait_for_rate(self, rate: float | None) -> None:
         """Wait for a placement's turn at ``rate`` (the campaign's current rate) across the
         campaign; None: no limit."""

@@ -28,6 +28,7 @@ class CampaignReads:
 
     _redis: Any
     _keys: dict[str, str]
+    _prefix: str
 
     async def _scan(self, name: str) -> AsyncIterator[tuple[str, str]]:
         """The entries of the hash ``name``, a thousand at a time (HSCAN)."""
@@ -96,6 +97,12 @@ class CampaignReads:
     async def meta(self) -> dict[str, str]:
         with _READING:
             return dict(await self._redis.hgetall(self._keys["meta"]))
+
+    async def pace(self) -> dict[str, str]:
+        """The campaign's shared rate state (``rate``, ``paused_until`` in the server's ms,
+        ``refusals``; see ``RedisAdaptiveRate``)."""
+        with _READING:
+            return dict(await self._redis.hgetall(self._prefix + "pace"))
 
     async def set_meta(self, **values: object) -> None:
         mapping = {k: str(v) for k, v in values.items()}
