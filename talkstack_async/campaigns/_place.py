@@ -80,11 +80,15 @@ class Placements:
                 if p.outcome.call is not None and self._watch_call is not None:
                     p.outcome = await self._watch(entry, p)
         except asyncio.CancelledError:
+            if p.held:  # the schedule has it: the run's stop reports it from there
+                raise
             outcome = self._this_attempt(p.outcome or stopped(entry, p.sent, _STOPPED), p, entry)
             run.settle_stopped(outcome, p.key, p.claim)
             raise
         except Exception as exc:  # the ledger failed (or this SDK): the run ends
             run.fail(exc)
+            if p.held:
+                return  # the schedule has it: it reports it, the run having failed
         finally:
             run.in_flight -= 1
             self._back_on(p)
@@ -140,6 +144,7 @@ class Placements:
                     await self._withdraw(p)
                 if kind is Kind.HOLD:
                     self._back_on(p)
+                    p.held = True
                     await run.hold(entry, answer.why, answer.due, answer.not_before)
                     return True
                 assert answer.status is not None

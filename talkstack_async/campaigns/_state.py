@@ -67,6 +67,7 @@ class Attempt:
     rate_taken: bool = False  # this send's entry in the campaign's rate window
     resend_at: float = 0.0  # after a refusal for the server's rate: not before (monotonic)
     refusals: int = 0
+    held: bool = False  # handed to the schedule, which reports it from then on
     backing_off: bool = False
     ended_at: datetime | None = None  # when the call was seen to end (the run's clock)
     placed_at: datetime | None = None  # when it was sent (the run's clock)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -225,3 +226,50 @@ async def test_no_placement_starts_once_the_run_has_failed() -> None:
     assert placed == ["+14150000000"]  # not one more after the failure
     assert len(outcomes) == 50
     assert [o.status for o in outcomes].count(DialStatus.NOT_ATTEMPTED) == 49
+
+
+async def test_an_input_whose_hold_cannot_be_recorded_gets_one_outcome(tmp_path: Path) -> None:
+    """The ledger fails while an input is being held for its window (the ``scheduled``
+    record): the run fails, and the input is reported once, by the schedule."""
+    from datetime import datetime, time, timezone
+
+    from talkstack_async import CallingWindow, JournalWriteError
+    from talkstack_async.testing import FakeClock
+
+    journal = DialJournal(tmp_path / "j.jsonl")
+    submit = journal.submit
+
+    def failing(record: Any) -> asyncio.Future[None]:
+        if record.get("event") != "scheduled":
+            return submit(record)
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        future.set_exception(JournalWriteError("disk full", rolled_back=True))
+        return future
+
+    journal.submit = failing  # type: ignore[method-assign]
+    placed: list[str] = []
+
+    async def place(request: CallRequest) -> PlacedCall:
+        placed.append(request.number)
+        return PlacedCall(sid=f"CA{len(placed)}", to=request.number)
+
+    midnight_utc = datetime(2026, 12, 7, 8, tzinfo=timezone.utc)  # Monday 00:00 in LA
+    rows = [{"number": n, "timezone": "America/Los_Angeles"} for n in numbers(3)]
+    outcomes: list[DialOutcome] = []
+    run = dial(
+        rows,
+        settings(
+            ledger=journal,
+            window=CallingWindow(start=time(9), end=time(17)),
+            clock=FakeClock(midnight_utc),
+        ),
+        place=place,
+        watch=None,
+    )
+    with pytest.raises(JournalWriteError):
+        async for outcome in run:
+            outcomes.append(outcome)
+    journal.close()
+    assert placed == []
+    assert sorted(o.index for o in outcomes) == [0, 1, 2]  # one each, none twice
+    assert {o.status for o in outcomes} == {DialStatus.NOT_ATTEMPTED}
