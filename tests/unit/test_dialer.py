@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -266,9 +266,13 @@ async def test_an_input_whose_hold_cannot_be_recorded_gets_one_outcome(tmp_path:
         place=place,
         watch=None,
     )
-    with pytest.raises(JournalWriteError):
+
+    async def drain() -> None:
         async for outcome in run:
             outcomes.append(outcome)
+
+    with pytest.raises(JournalWriteError):
+        await drain()
     journal.close()
     assert placed == []
     assert sorted(o.index for o in outcomes) == [0, 1, 2]  # one each, none twice
