@@ -43,10 +43,9 @@ class Admission:
         if entry is None:
             return
         digest = entry.digest
-        if digest in run.seen:
+        if not run.seen.add(digest):
             run.emit(of_entry(entry, DialStatus.SKIPPED, _REPEAT))
             return
-        run.seen.set(digest, 0)
         if run.ledger is None:
             run.start(entry)
             return

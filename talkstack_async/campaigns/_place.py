@@ -154,7 +154,11 @@ class Placements:
             await self._adaptive.accepted()
         if self._ledger is not None:
             p.result = self._ledger.submit(result_of(p.key, p.outcome))
-            await asyncio.shield(p.result)
+            if p.outcome.status is DialStatus.FAILED:  # a re-run dials it only once this is
+                await asyncio.shield(p.result)  # durable: so before the outcome is out
+            else:  # PLACED, UNKNOWN: a re-run skips it with or without this record (its claim
+                # is durable), so the outcome need not wait; a failed write fails the run
+                p.result.add_done_callback(self._run.written)
         return False
 
     async def _claim(self, entry: Entry, p: Attempt) -> bool:

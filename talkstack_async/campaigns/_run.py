@@ -317,9 +317,17 @@ class Run:
     # -- the end ---------------------------------------------------------------------------
 
     async def settled(self) -> None:
-        """Every task of the run has ended (the input is read to its end)."""
+        """Every task of the run has ended (the input is read to its end), and every record
+        it wrote is durable (or the run failed)."""
         while self.tasks:
             await asyncio.wait(set(self.tasks))
+        if self.ledger is not None:
+            await self.ledger.flush()
+
+    def written(self, receipt: Receipt) -> None:
+        """A record the run did not wait for is durable, or its write failed the run."""
+        if not receipt.cancelled() and (error := receipt.exception()) is not None:
+            self.fail(error)
 
     def finish(self) -> None:
         self.ready.put_nowait(None)

@@ -12,7 +12,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from talkstack_async import DialOutcome, DialStatus, JournalWriteError, ValidationError
 from talkstack_async.campaigns._run import dial
@@ -235,3 +238,20 @@ async def test_each_run_on_a_journal_object_is_its_own_run(tmp_path: Path) -> No
         assert reopened.admit(bytes.fromhex(_key(1))) == ""  # withdrawn by the wrong run
     finally:
         reopened.close()
+
+
+@hypothesis.settings(max_examples=300, deadline=None)
+@given(st.floats(min_value=0, max_value=4_102_444_800, allow_nan=False))
+def test_a_records_timestamp_is_the_time_to_the_millisecond(moment: float) -> None:
+    """``_records.now`` (the second's text kept between calls) against the plain way: the
+    instant ``time.time()`` gave, cut to the millisecond, written as ``iso`` writes it."""
+    from unittest import mock
+
+    from talkstack_async.campaigns.ledgers import _records
+
+    with mock.patch.object(_records.time, "time", return_value=moment):
+        text = _records.now()
+    parsed = _records.parse_time(text)
+    assert parsed is not None
+    assert _records.iso(parsed) == text
+    assert 0 <= moment - parsed.timestamp() < 0.001 + 1e-6

@@ -13,7 +13,7 @@ _digest = st.builds(
     st.sampled_from([0, 1, 2**63, 2**64 - 1, 64, 128]),
     st.integers(0, 40),
 )
-_op = st.tuples(st.sampled_from(["set", "discard", "get"]), _digest, st.integers(0, 2**62))
+_op = st.tuples(st.sampled_from(["set", "discard", "get", "add"]), _digest, st.integers(0, 2**62))
 
 
 @settings(max_examples=300, deadline=None)
@@ -27,6 +27,9 @@ def test_the_index_agrees_with_a_dict(ops: list[tuple[str, bytes, int]]) -> None
         elif op == "discard":
             index.discard(digest)
             plain.pop(digest, None)
+        elif op == "add":  # test-and-set: as a set's membership then add
+            assert index.add(digest) == (digest not in plain)
+            plain.setdefault(digest, 0)
         assert index.get(digest) == plain.get(digest)
         assert (digest in index) == (digest in plain)
     assert len(index) == len(plain)

@@ -61,7 +61,9 @@ class DigestIndex:
 
     def set(self, digest: bytes, value: int) -> None:
         hi, lo = _halves(digest)
-        slot = self._find(hi, lo)
+        self._set_at(self._find(hi, lo), hi, lo, value)
+
+    def _set_at(self, slot: int, hi: int, lo: int, value: int) -> None:
         previous = self._values[slot]
         self._values[slot] = value + _SHIFT
         if previous == _REMOVED:
@@ -72,6 +74,16 @@ class DigestIndex:
             self._live += 1
             if self._used * 3 > len(self._values) * 2:
                 self._rehash()
+
+    def add(self, digest: bytes) -> bool:
+        """Set ``digest`` (to 0) if it is absent: True when it was (one probe for a test and
+        a set, as a set's membership and add)."""
+        hi, lo = _halves(digest)
+        slot = self._find(hi, lo)
+        if self._values[slot] >= _SHIFT:
+            return False
+        self._set_at(slot, hi, lo, 0)
+        return True
 
     def discard(self, digest: bytes) -> None:
         slot = self._find(*_halves(digest))
