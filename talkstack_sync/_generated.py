@@ -599,9 +599,14 @@ class CallsResource(SyncResource):
         early (break, cancellation, Ctrl-C), in-flight placements are cancelled and end
         ``UNKNOWN``; outcomes that can no longer be yielded still reach ``progress`` and the
         journal. If the run itself fails (say the journal's disk is
-        full, or a placement is refused as every other would be: 401, 403, the run's project
-        or agent does not exist), no new call is placed, in-flight ones finish, every
-        remaining input is yielded as ``NOT_ATTEMPTED`` and then the error is raised.
+        full, the Redis ledger cannot be reached, ``progress`` raises, or a placement is
+        refused as every other would be: 401, 403, the run's project or agent does not
+        exist), no new call is placed, in-flight ones finish and are yielded with their real
+        result, every remaining input is yielded as ``NOT_ATTEMPTED`` and then the error is
+        raised. An input iterator that raises ends the input there: what was read is still
+        dialled, then its error is raised. Every call passes one gate immediately before it
+        leaves (run alive, window open now, the server's pause over, the rate, the claim):
+        none leaves outside its window, after the run failed, or during a pause.
 
         Args:
             requests: ``CallRequest``s, E.164 numbers, or mappings (see ``CallRequestLike``),
@@ -644,8 +649,14 @@ class CallsResource(SyncResource):
             One ``DialOutcome`` per input.
 
         Raises:
-            ValidationError: Bad options or a ``requests`` that is not an iterable (before
-                anything is sent). A bad single request is its ``FAILED`` outcome instead.
+            ValidationError: Bad options, a configuration that cannot work (a ``window``
+                without ``talkstack[windows]``, a ``redial`` on a ledger without
+                ``ended()``, a ledger object another run is using) or a ``requests`` that is
+                not an iterable: before any input is read or anything is sent. A bad single
+                request (an invalid number, an empty ``project_id``, variables that are not
+                JSON) is its ``FAILED`` outcome instead.
+            LedgerUnavailableError: The Redis ledger could not be reached (after every
+                outcome, as any failure of the run).
         """
         yield from self._portal.iterate(
             self._async.dial_many(
