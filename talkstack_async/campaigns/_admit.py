@@ -21,7 +21,7 @@ from talkstack_async.campaigns.ledgers._protocol import RedialLedger
 from talkstack_async.campaigns.ledgers._records import Verdict
 from talkstack_async.campaigns.policies._redial import attempt_digest
 from talkstack_async.models.call import PlacedCall
-from talkstack_async.models.dial import DialAttempt, DialStatus
+from talkstack_async.models.dial import DialAttempt, DialOutcome, DialStatus
 
 if TYPE_CHECKING:
     from talkstack_async.campaigns._run import Run
@@ -58,6 +58,18 @@ class Admission:
             await self._resume(entry, verdict)
         else:
             run.emit(journalled(entry, verdict))
+
+    def not_attempted(self, index: int, item: Any, detail: str) -> DialOutcome:
+        """The outcome of an input read but not admitted (the run failed or stopped first),
+        with its number and key when the row is valid, as any other outcome has them."""
+        try:
+            request = check_call_request(
+                f"requests[{index}]", item, project_id=self._project, agent_id=self._agent
+            )
+            entry = Entry(index, item, request, request_digest(request))
+        except Exception:  # an invalid row: no number to give, and it is NOT_ATTEMPTED still
+            return of_item(index, item, DialStatus.NOT_ATTEMPTED, detail)
+        return of_entry(entry, DialStatus.NOT_ATTEMPTED, detail)
 
     def _check(self, index: int, item: Any) -> Entry | None:
         where = f"requests[{index}]"

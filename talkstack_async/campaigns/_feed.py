@@ -17,9 +17,6 @@ import inspect
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from talkstack_async.campaigns._outcomes import of_item
-from talkstack_async.models.dial import DialStatus
-
 if TYPE_CHECKING:
     from talkstack_async.campaigns._admit import Admission
     from talkstack_async.campaigns._run import Run
@@ -39,7 +36,7 @@ async def feed(run: Run, admission: Admission, source: AsyncIterator[Any]) -> No
                 break
             index = run.read - 1
             if run.failed:  # it failed while we waited for a slot
-                run.emit(of_item(index, item, DialStatus.NOT_ATTEMPTED, "run failed"))
+                run.emit(admission.not_attempted(index, item, "run failed"))
                 break
             run.admitting = (index, item)
             try:
@@ -48,16 +45,16 @@ async def feed(run: Run, admission: Admission, source: AsyncIterator[Any]) -> No
                 run.fail(exc)
             if run.admitting is not None:  # admission ended without placing it anywhere
                 run.admitting = None
-                run.emit(of_item(index, item, DialStatus.NOT_ATTEMPTED, "run failed"))
+                run.emit(admission.not_attempted(index, item, "run failed"))
         if run.failure is not None:
             while (item := await _next(run, source)) is not _END:
-                run.emit(of_item(run.read - 1, item, DialStatus.NOT_ATTEMPTED, "run failed"))
+                run.emit(admission.not_attempted(run.read - 1, item, "run failed"))
         await run.settled()
     except asyncio.CancelledError:
         if run.admitting is not None:
             index, item = run.admitting
             run.admitting = None
-            run.emit(of_item(index, item, DialStatus.NOT_ATTEMPTED, "run stopped"))
+            run.emit(admission.not_attempted(index, item, "run stopped"))
         raise
     except Exception as exc:  # a bug here must not hang the consumer
         run.fail(exc)

@@ -27,8 +27,9 @@ from talkstack_async import (
     TalkstackError,
 )
 from talkstack_async.campaigns import RedisLedger, reconcile
-from talkstack_async.testing import Fault, RecordedRequest, TalkstackEmulator
+from talkstack_async.testing import Fault, TalkstackEmulator
 from tests.campaigns.conftest import RedisServer
+from tests.e2e.test_engine_findings import _number, _one_outcome_each
 
 pytestmark = pytest.mark.talkstack_emulator(status_interval=600)
 
@@ -38,22 +39,6 @@ LATE = 0.1  # how late a request that passed the gate may still reach the emulat
 
 def _numbers(count: int, base: int) -> list[str]:
     return [f"+1415{base + i:07d}" for i in range(count)]
-
-
-def _number(request: RecordedRequest) -> str | None:
-    return request.json.get("number") if isinstance(request.json, dict) else None
-
-
-def _one_outcome_each(outcomes: list[DialOutcome], read: int) -> list[str]:
-    counts = collections.Counter(o.index for o in outcomes)
-    problems = []
-    twice = sorted(i for i, n in counts.items() if n > 1)
-    missing = sorted(set(range(read)) - set(counts))
-    if twice:
-        problems.append(f"inputs with more than one outcome: {twice}")
-    if missing:
-        problems.append(f"{len(missing)} of {read} inputs read got no outcome: {missing}")
-    return problems
 
 
 class _ProgressBroke(Exception):

@@ -277,3 +277,76 @@ async def test_an_input_whose_hold_cannot_be_recorded_gets_one_outcome(tmp_path:
     assert placed == []
     assert sorted(o.index for o in outcomes) == [0, 1, 2]  # one each, none twice
     assert {o.status for o in outcomes} == {DialStatus.NOT_ATTEMPTED}
+
+
+async def test_a_stop_while_an_input_is_being_held_reports_it_once(tmp_path: Path) -> None:
+    """A stop lands while held inputs' ``scheduled`` records are still being written (a slow
+    disk): each input is reported once, by the schedule (found by a review: twice before)."""
+    from datetime import datetime, time, timezone
+
+    from talkstack_async import CallingWindow
+    from talkstack_async.testing import FakeClock
+
+    journal = DialJournal(tmp_path / "j.jsonl")
+    submit = journal.submit
+    writing = asyncio.Event()
+
+    def slow(record: Any) -> asyncio.Future[None]:
+        written = submit(record)
+        if record.get("event") != "scheduled":
+            return written
+
+        async def later() -> None:
+            writing.set()
+            await asyncio.sleep(0.5)
+            await written
+
+        return asyncio.ensure_future(later())
+
+    journal.submit = slow  # type: ignore[method-assign]
+    reported: list[DialProgress] = []
+    rows = [{"number": n, "timezone": "UTC"} for n in numbers(12)]
+    run = dial(
+        rows,
+        settings(
+            ledger=journal,
+            progress=reported.append,
+            window=CallingWindow(start=time(9), end=time(17)),
+            clock=FakeClock(datetime(2026, 12, 7, 3, tzinfo=timezone.utc)),  # Monday 03:00
+        ),
+        place=hang,
+        watch=None,
+    )
+    task = asyncio.ensure_future(anext(run))  # type: ignore[arg-type]
+    await asyncio.wait_for(writing.wait(), 5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await run.aclose()  # type: ignore[attr-defined]
+    journal.close()
+    outcomes = [update.last for update in reported]
+    read = reported[-1].read
+    assert sorted(o.index for o in outcomes) == list(range(read))  # one each, none twice
+    assert {o.status for o in outcomes} == {DialStatus.NOT_ATTEMPTED}
+
+
+async def test_inputs_reported_after_a_failure_keep_their_number() -> None:
+    """The rest of the input, read after the run failed, is NOT_ATTEMPTED with its number and
+    key (a consumer matching outcomes by number loses none)."""
+
+    async def refused(request: CallRequest) -> PlacedCall:
+        from talkstack_async import AuthenticationError
+
+        raise AuthenticationError("bad key", method="POST", path="/calls", status=401)
+
+    rows = [{"number": n} for n in numbers(8)]
+    outcomes: list[DialOutcome] = []
+
+    async def drain() -> None:
+        async for outcome in dial(rows, settings(concurrency=1), place=refused, watch=None):
+            outcomes.append(outcome)
+
+    with pytest.raises(Exception, match="bad key"):
+        await drain()
+    assert sorted(o.index for o in outcomes) == list(range(8))
+    assert all(o.number == rows[o.index]["number"] and o.key for o in outcomes)
