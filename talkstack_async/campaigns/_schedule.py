@@ -5,8 +5,8 @@ a monotonic deadline (calendar instants are converted once, when the input is he
 scheduler task sleeps until the earliest, takes a slot, and starts the input's placement,
 whose gate asks the window again, by the wall clock, before anything is sent. With the
 system clock the deadlines are the event loop's monotonic time, so a wall clock stepped
-back or forward never stretches a wait; a test clock (``FakeClock``) is its own monotonic
-time (it only moves forward).
+back or forward never stretches a wait; another clock gives its ``monotonic()`` if it has one,
+else its own time is taken as monotonic (a test clock, ``FakeClock``, only moves forward).
 """
 
 from __future__ import annotations
@@ -28,13 +28,15 @@ class Schedule:
         self._heap: list[tuple[float, int, Entry]] = []
         self.waits = {"window": 0, "redial": 0}
         self._wake = asyncio.Event()
-        self._system = type(clock) is SystemClock
-        self._loop_time = asyncio.get_running_loop().time
+        monotonic = getattr(clock, "monotonic", None)
+        if type(clock) is SystemClock:
+            monotonic = asyncio.get_running_loop().time
+        self._monotonic: Callable[[], float] | None = monotonic
 
     def now(self) -> float:
         """The schedule's monotonic time: the event loop's, or a test clock's own."""
-        if self._system:
-            return self._loop_time()
+        if self._monotonic is not None:
+            return self._monotonic()
         return self._clock.now().timestamp()
 
     def until(self, moment: datetime) -> float:

@@ -36,7 +36,11 @@ _HORIZON = timedelta(days=8)
 
 
 class Clock(Protocol):
-    """Where a run gets the time from (tests pass a fake one)."""
+    """Where a run gets the time from (tests pass a fake one): ``now()`` answers calendar
+    questions (is the window open), ``sleep()`` waits. A clock may also have
+    ``monotonic()`` (seconds, never going back): the run then keeps its waits on it;
+    without one, ``now()`` is taken as never going back (``SystemClock``'s waits are on the
+    event loop's monotonic time whatever its wall clock does)."""
 
     def now(self) -> datetime: ...
 
