@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 from collections.abc import AsyncGenerator, AsyncIterable, Iterable
 from datetime import datetime
 from typing import Any
@@ -47,9 +46,13 @@ from talkstack_async.campaigns._place import Placements
 from talkstack_async.campaigns._schedule import Schedule
 from talkstack_async.campaigns._settings import DialSettings, Placer, Watcher
 from talkstack_async.campaigns._state import Entry, Receipt
-from talkstack_async.campaigns.ledgers._journal import DialJournal
 from talkstack_async.campaigns.ledgers._journal_index import DigestIndex
-from talkstack_async.campaigns.ledgers._open import open_ledger
+from talkstack_async.campaigns.ledgers._open import (
+    begin_run,
+    close_for_run,
+    end_run,
+    open_for_run,
+)
 from talkstack_async.campaigns.ledgers._protocol import Ledger, RedialLedger
 from talkstack_async.campaigns.ledgers._records import result_record
 from talkstack_async.campaigns.ledgers._redis_pacing import RedisPacing
@@ -76,7 +79,13 @@ async def dial(
             "requests", "must be an iterable of requests (one number? put it in a list)"
         )
     settings.check(watched=watch is not None)
-    ledger, pacing, owned = await _open(settings)
+    ledger, pacing, owned = await open_for_run(
+        settings.ledger,
+        settings.campaign,
+        settings.journal,
+        rate=settings.rate,
+        concurrency=settings.concurrency,
+    )
     try:
         if (
             settings.redial is not None
@@ -84,11 +93,9 @@ async def dial(
             and not isinstance(ledger, RedialLedger)
         ):
             raise ValidationError("ledger", "a redial policy needs a ledger with ended()")
-        start_run = getattr(ledger, "start_run", None)
-        if start_run is not None:
-            await _maybe(start_run())  # refuses a ledger object another run is using
+        await begin_run(ledger)  # refuses a ledger object another run is using
     except BaseException:
-        await _close(ledger, pacing, owned)
+        await close_for_run(ledger, pacing, owned)
         raise
     run = Run(settings, ledger, place, watch, pacing)
     source = as_async_iterator(requests)
@@ -108,34 +115,10 @@ async def dial(
         with anyio.CancelScope(shield=True):
             await run.stop(feeder)
             await close_source(source)
-            end_run = getattr(ledger, "end_run", None)
             try:
-                if end_run is not None:
-                    await _maybe(end_run())
+                await end_run(ledger)
             finally:
-                await _close(ledger, pacing, owned)
-
-
-async def _open(settings: DialSettings) -> tuple[Ledger | None, RedisPacing | None, bool]:
-    if settings.ledger is not None:
-        return await open_ledger(
-            settings.ledger, settings.campaign, rate=settings.rate, concurrency=settings.concurrency
-        )
-    if settings.journal is not None:
-        return await DialJournal.open(settings.journal), None, True
-    return None, None, True
-
-
-async def _close(ledger: Ledger | None, pacing: RedisPacing | None, owned: bool) -> None:
-    if pacing is not None:
-        await pacing.close()
-    if ledger is None:
-        return
-    await ledger.flush()
-    if owned:
-        closing = ledger.close()
-        if closing is not None:
-            await closing
+                await close_for_run(ledger, pacing, owned)
 
 
 class Run:
@@ -382,11 +365,6 @@ class Run:
             self.emit(of_entry(entry, DialStatus.NOT_ATTEMPTED, "run stopped before sending"))
         self.unstarted.clear()
         self._report_held("the run stopped")
-
-
-async def _maybe(result: object) -> None:
-    if inspect.isawaitable(result):
-        await result
 
 
 def _wake(waiter: asyncio.Future[None]) -> None:
