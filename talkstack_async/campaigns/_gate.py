@@ -10,9 +10,11 @@ Each time, in this order, the gate asks:
    (the wall clock, asked now: a calendar question)
 4. Is the server's pause (``Retry-After``) over, for the run and this request?  ``WAIT``
 5. Does the run's rate allow it (its reserved moment has come)?                 ``WAIT``
-6. Does the campaign's rate allow it (a shared ledger)?       ``ROOM`` / ``TAKE``
-7. Is the request claimed, durably, by this run?              ``CLAIM``
-8. Is the campaign's concurrency lease held for it still live?  ``LEASE``
+6. Does it hold one of the campaign's concurrency leases, still live (a shared ledger)?
+   ``LEASE``: take one (or renew it); taken only now, so an input held for its window never
+   holds one
+7. Does the campaign's rate allow it (a shared ledger)?       ``ROOM`` / ``TAKE``
+8. Is the request claimed, durably, by this run?              ``CLAIM``
 
 Answers 6 to 8 (and ``REFRESH``: the campaign's shared pause and rate are re-read) ask the
 placement to do I/O and then ask again: so when the gate finally says ``GO``, every question
@@ -48,7 +50,7 @@ class Kind(enum.Enum):
     ROOM = "room"  # wait until the campaign's rate has room, ask again
     CLAIM = "claim"  # claim the request in the ledger, ask again
     TAKE = "take"  # take this send's place in the campaign's rate, ask again
-    LEASE = "lease"  # the concurrency lease lapsed: take it again, ask again
+    LEASE = "lease"  # take (or renew) a campaign's concurrency lease, ask again
 
 
 class Answer(NamedTuple):
@@ -82,6 +84,7 @@ class Gate:
         pacer: Pacer | None,
         campaign_rate: bool,
         claims: bool,
+        leases: bool,
     ) -> None:
         self._run = run  # .failure, .stopping
         self._window = window
@@ -92,6 +95,7 @@ class Gate:
         self._pacer = pacer
         self._campaign_rate = campaign_rate
         self._claims = claims
+        self._leases = leases
         self._time = asyncio.get_running_loop().time
 
     def ask(self, entry: Entry, attempt: Attempt) -> Answer:
@@ -123,15 +127,14 @@ class Gate:
                 attempt.slot_at, attempt.slot_epoch = pacer.reserve(now), pacer.epoch
             if attempt.slot_at > now:
                 return Answer(Kind.WAIT, seconds=attempt.slot_at - now, why="rate")
+        if self._leases and (attempt.lease is None or not attempt.lease.live()):
+            return LEASE
         if self._campaign_rate and not (attempt.rate_taken or attempt.claimed or attempt.room):
             return ROOM
         if self._claims and not attempt.claimed:
             return CLAIM
         if self._campaign_rate and not attempt.rate_taken:
             return TAKE
-        lease = attempt.lease
-        if lease is not None and not lease.live():
-            return LEASE
         return GO
 
     def _window_closed(self, entry: Entry) -> Answer | None:

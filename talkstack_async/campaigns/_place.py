@@ -64,10 +64,13 @@ class Placements:
         p = Attempt(attempt_digest(entry.digest, chain.number).hex() if chain else entry.key)
         run.in_flight += 1
         try:
-            async with run.lease() as lease:
-                p.lease = lease
+            async with run.leases() as leases:
+                p.leases = leases
                 if chain is not None and chain.earlier is not None:
-                    # An earlier run placed this attempt and did not see it end.
+                    # An earlier run placed this attempt and did not see it end: watched
+                    # as a call in progress (a lease of the campaign's concurrency), not sent.
+                    if run.pacing is not None:
+                        p.lease = await leases.enter_async_context(run.pacing.slot())
                     call, chain.earlier = chain.earlier, None
                     detail = "placed by an earlier run"
                     p.outcome = of_entry(entry, DialStatus.PLACED, detail, call=call)
@@ -138,7 +141,11 @@ class Placements:
                 await run.campaign_take()
                 p.rate_taken = True
             elif kind is Kind.LEASE:
-                await p.lease.renew()
+                if p.lease is None:
+                    assert run.pacing is not None
+                    p.lease = await p.leases.enter_async_context(run.pacing.slot())
+                else:
+                    await p.lease.renew()
             else:  # HOLD, STOP: give back what this attempt holds, then do as told
                 if p.claimed:
                     await self._withdraw(p)

@@ -156,6 +156,7 @@ class Run:
             pacer=self.pacer,
             campaign_rate=pacing is not None,
             claims=ledger is not None,
+            leases=pacing is not None,
         )
         self.placements = Placements(self)
         self.seen = DigestIndex()  # this run's requests (a repeat is SKIPPED)
@@ -209,9 +210,12 @@ class Run:
         else:
             self.start(entry)
 
-    def lease(self) -> contextlib.AbstractAsyncContextManager[Any]:
-        """The campaign's concurrency lease for one attempt (a shared ledger), else nothing."""
-        return self.pacing.slot() if self.pacing is not None else _NO_LEASE
+    def leases(self) -> contextlib.AbstractAsyncContextManager[Any]:
+        """Where an attempt keeps the campaign's concurrency lease it takes at the gate (a
+        shared ledger; given back when the attempt ends), else nothing."""
+        if self.pacing is None:
+            return _NO_LEASES
+        return contextlib.AsyncExitStack()
 
     async def campaign_room(self) -> None:
         assert self.pacing is not None
@@ -372,7 +376,7 @@ def _wake(waiter: asyncio.Future[None]) -> None:
         waiter.set_result(None)
 
 
-class _NoLease:
+class _NoLeases:
     async def __aenter__(self) -> None:
         return None
 
@@ -380,4 +384,4 @@ class _NoLease:
         return None
 
 
-_NO_LEASE = _NoLease()
+_NO_LEASES = _NoLeases()

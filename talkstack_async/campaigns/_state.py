@@ -54,7 +54,8 @@ class Attempt:
     """One placement of an entry: what the gate has seen to, and how far the send got."""
 
     key: str  # the attempt's ledger key, hex
-    lease: Any = None  # the campaign's concurrency lease held for it (a shared ledger)
+    lease: Any = None  # the campaign's concurrency lease taken at the gate (a shared ledger)
+    leases: Any = None  # where it is kept until the attempt ends (an AsyncExitStack)
     outcome: DialOutcome | None = None
     claim: Receipt | None = None  # the claim's ledger write (None: not claimed)
     claimed: bool = False  # the claim is durable and this run's
