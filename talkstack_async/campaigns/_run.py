@@ -86,6 +86,7 @@ async def dial(
         rate=settings.rate,
         concurrency=settings.concurrency,
     )
+    begun = False
     try:
         if (
             settings.redial is not None
@@ -94,11 +95,16 @@ async def dial(
         ):
             raise ValidationError("ledger", "a redial policy needs a ledger with ended()")
         await begin_run(ledger)  # refuses a ledger object another run is using
+        begun = True
+        run = Run(settings, ledger, place, watch, pacing)
+        source = as_async_iterator(requests)
     except BaseException:
-        await close_for_run(ledger, pacing, owned)
+        try:
+            if begun:
+                await end_run(ledger)
+        finally:
+            await close_for_run(ledger, pacing, owned)
         raise
-    run = Run(settings, ledger, place, watch, pacing)
-    source = as_async_iterator(requests)
     feeder = asyncio.create_task(feed(run, Admission(run), source), name="talkstack-dial-feeder")
     try:
         while True:
