@@ -10,6 +10,7 @@ actually make a re-run do.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 import attrs
@@ -28,9 +29,10 @@ from talkstack_async._errors import (
     PermissionDeniedError,
     TalkstackError,
 )
-from talkstack_async.campaigns._state import Chain, Entry, Receipt
+from talkstack_async.campaigns._state import Attempt, Chain, Entry, Receipt
 from talkstack_async.campaigns.ledgers._records import result_record
 from talkstack_async.campaigns.policies._rate_limit import is_rate_refusal
+from talkstack_async.campaigns.policies._redial import RedialPolicy
 from talkstack_async.models.call import PlacedCall
 from talkstack_async.models.dial import CallRequest, DialAttempt, DialOutcome, DialStatus
 
@@ -42,10 +44,12 @@ __all__ = [
     "may_have_reached_server",
     "of_entry",
     "of_item",
+    "redial_due",
     "refuses_every_request",
     "result_of",
     "sids",
     "stopped",
+    "with_attempt",
 ]
 
 
@@ -212,3 +216,33 @@ def refuses_every_request(
     if isinstance(error, NotFoundError):
         return True
     return isinstance(error, BadRequestError) and bool(_MISSING_PARENT.search(error.message))
+
+
+def with_attempt(outcome: DialOutcome, entry: Entry, p: Attempt) -> DialOutcome:
+    """Under a redial policy: ``outcome`` with attempt ``p`` added to the input's attempts."""
+    chain = entry.chain = entry.chain or Chain()
+    final = outcome.final
+    attempt = DialAttempt(
+        chain.number,
+        p.key,
+        outcome.status,
+        outcome.call,
+        str(final.status) if final is not None and final.status is not None else None,
+        p.ended_at,
+        outcome.error or outcome.final_error,
+        p.placed_at,
+    )
+    chain.attempts += (attempt,)
+    detail = outcome.detail
+    if len(chain.attempts) > 1:
+        detail = f"{detail}; {ends(chain.attempts)}" if detail else ends(chain.attempts)
+    return attrs.evolve(outcome, attempts=chain.attempts, detail=detail)
+
+
+def redial_due(policy: RedialPolicy, outcome: DialOutcome, ended: datetime) -> datetime | None:
+    """When the input of ``outcome`` (its call ended at ``ended``) is dialled again; None: its
+    calls are done."""
+    final = outcome.final
+    if outcome.status is not DialStatus.PLACED or final is None or final.status is None:
+        return None
+    return policy.next_attempt(str(final.status), len(outcome.attempts) - 1, ended)

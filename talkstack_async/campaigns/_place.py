@@ -22,21 +22,22 @@ from talkstack_async._errors import TalkstackError
 from talkstack_async.campaigns._gate import Kind
 from talkstack_async.campaigns._outcomes import (
     as_journalled,
-    ends,
     journalled,
     may_have_reached_server,
     of_entry,
+    redial_due,
     refuses_every_request,
     result_of,
     sids,
     stopped,
+    with_attempt,
 )
-from talkstack_async.campaigns._state import Attempt, Chain, Entry
+from talkstack_async.campaigns._state import Attempt, Entry
 from talkstack_async.campaigns.ledgers._protocol import ClaimLostError
 from talkstack_async.campaigns.ledgers._records import attempt_record, final_record, result_record
 from talkstack_async.campaigns.policies._rate_limit import is_rate_refusal
 from talkstack_async.campaigns.policies._redial import attempt_digest
-from talkstack_async.models.dial import DialAttempt, DialOutcome, DialStatus
+from talkstack_async.models.dial import DialOutcome, DialStatus
 
 if TYPE_CHECKING:
     from talkstack_async.campaigns._run import Run
@@ -85,7 +86,9 @@ class Placements:
         except asyncio.CancelledError:
             if p.held:  # the schedule has it: the run's stop reports it from there
                 raise
-            outcome = self._this_attempt(p.outcome or stopped(entry, p.sent, _STOPPED), p, entry)
+            outcome = p.outcome or stopped(entry, p.sent, _STOPPED)
+            if self._redial is not None:
+                outcome = with_attempt(outcome, entry, p)
             run.settle_stopped(outcome, p.key, p.claim)
             raise
         except Exception as exc:  # the ledger failed (or this SDK): the run ends
@@ -98,9 +101,10 @@ class Placements:
         outcome = as_journalled(
             p.outcome or stopped(entry, p.sent, "run failed"), p.claim, p.result
         )
-        outcome = self._this_attempt(outcome, p, entry)
+        if self._redial is not None:
+            outcome = with_attempt(outcome, entry, p)
         if self._redial is not None and run.failure is None:
-            due = self._redial_due(outcome, p)
+            due = redial_due(self._redial, outcome, p.ended_at or run.clock.now())
             if due is not None:
                 assert entry.chain is not None
                 entry.chain.number += 1
@@ -266,37 +270,6 @@ class Placements:
             record = final_record(p.key, str(final.status), sid=outcome.call.sid, ended=p.ended_at)
             await self._ledger.write(record)
         return attrs.evolve(outcome, final=final)
-
-    def _this_attempt(self, outcome: DialOutcome, p: Attempt, entry: Entry) -> DialOutcome:
-        """With a redial policy: ``outcome`` with this attempt added to the input's."""
-        if self._redial is None:
-            return outcome
-        chain = entry.chain = entry.chain or Chain()
-        final = outcome.final
-        attempt = DialAttempt(
-            chain.number,
-            p.key,
-            outcome.status,
-            outcome.call,
-            str(final.status) if final is not None and final.status is not None else None,
-            p.ended_at,
-            outcome.error or outcome.final_error,
-            p.placed_at,
-        )
-        chain.attempts += (attempt,)
-        detail = outcome.detail
-        if len(chain.attempts) > 1:
-            detail = f"{detail}; {ends(chain.attempts)}" if detail else ends(chain.attempts)
-        return attrs.evolve(outcome, attempts=chain.attempts, detail=detail)
-
-    def _redial_due(self, outcome: DialOutcome, p: Attempt) -> datetime | None:
-        assert self._redial is not None
-        final = outcome.final
-        if outcome.status is not DialStatus.PLACED or final is None or final.status is None:
-            return None
-        redials = len(outcome.attempts) - 1
-        ended = p.ended_at or self._run.clock.now()
-        return self._redial.next_attempt(str(final.status), redials, ended)
 
 
 _STOPPED = "run stopped before sending"
