@@ -42,6 +42,8 @@ async def feed(run: Run, admission: Admission, source: AsyncIterator[Any]) -> No
             try:
                 await admission.admit(index, item)
             except Exception as exc:  # the ledger failed (or this SDK): the run ends
+                if run.stopping:  # a client that turned our cancellation into its own
+                    raise asyncio.CancelledError from exc  # error (redis-py may): a stop
                 run.fail(exc)
             if run.admitting is not None:  # admission ended without placing it anywhere
                 run.admitting = None
@@ -63,6 +65,8 @@ async def feed(run: Run, admission: Admission, source: AsyncIterator[Any]) -> No
 
 async def _next(run: Run, source: AsyncIterator[Any]) -> Any:
     """The next input, with a slot held for its outcome; ``_END`` at the end."""
+    if run.stopping:  # never wait for a slot once the consumer is gone
+        raise asyncio.CancelledError
     await run.slots.acquire()
     try:
         item = await source.__anext__()

@@ -350,3 +350,63 @@ async def test_inputs_reported_after_a_failure_keep_their_number() -> None:
         await drain()
     assert sorted(o.index for o in outcomes) == list(range(8))
     assert all(o.number == rows[o.index]["number"] and o.key for o in outcomes)
+
+
+async def test_a_stop_that_a_ledger_turns_into_its_own_error_still_ends_the_run() -> None:
+    """A stop lands while the feeder waits on the ledger, and the ledger's client raises its
+    own error for the cancellation (redis-py can): the run still ends at once, each input it
+    read reported once (found by a review: the feeder then waited for a slot for ever)."""
+    from talkstack_async.campaigns.ledgers._protocol import LedgerUnavailableError
+    from talkstack_async.campaigns.ledgers._records import Verdict
+
+    class SlowLedger:
+        def __init__(self) -> None:
+            self.asked = 0
+
+        async def admit(self, digest: bytes) -> Verdict | str:
+            self.asked += 1
+            if self.asked < 3:
+                return Verdict.NEW
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                raise LedgerUnavailableError("the connection was torn down") from None
+            raise AssertionError
+
+        def submit(self, record: Any) -> asyncio.Future[None]:
+            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            future.set_result(None)
+            return future
+
+        async def write(self, record: Any) -> None:
+            return None
+
+        async def flush(self) -> None:
+            return None
+
+        def close(self) -> None:
+            return None
+
+        async def unknowns(self) -> Any:
+            return
+            yield
+
+        async def resolve(self, key: str, *, sid: str | None, note: str) -> None:
+            return None
+
+    async def place(request: CallRequest) -> PlacedCall:
+        return PlacedCall(sid="CA1", to=request.number)
+
+    ledger = SlowLedger()
+    reported: list[DialProgress] = []
+    run = dial(
+        numbers(10),
+        settings(ledger=ledger, progress=reported.append),
+        place=place,
+        watch=None,
+    )
+    first = await anext(run)  # type: ignore[arg-type]
+    await asyncio.wait_for(run.aclose(), 5)  # type: ignore[attr-defined]
+    outcomes = [update.last for update in reported]
+    assert first in outcomes
+    assert sorted(o.index for o in outcomes) == list(range(reported[-1].read))
