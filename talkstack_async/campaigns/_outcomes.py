@@ -31,10 +31,16 @@ from talkstack_async._errors import (
 )
 from talkstack_async.campaigns._state import Attempt, Chain, Entry, Receipt
 from talkstack_async.campaigns.ledgers._records import result_record
-from talkstack_async.campaigns.policies._rate_limit import is_rate_refusal
+from talkstack_async.campaigns.policies._rate_limit import AdaptiveRate, is_rate_refusal
 from talkstack_async.campaigns.policies._redial import RedialPolicy
 from talkstack_async.models.call import PlacedCall
-from talkstack_async.models.dial import CallRequest, DialAttempt, DialOutcome, DialStatus
+from talkstack_async.models.dial import (
+    CallRequest,
+    DialAttempt,
+    DialOutcome,
+    DialProgress,
+    DialStatus,
+)
 
 __all__ = [
     "as_journalled",
@@ -44,6 +50,7 @@ __all__ = [
     "may_have_reached_server",
     "of_entry",
     "of_item",
+    "progress_of",
     "redial_due",
     "refuses_every_request",
     "result_of",
@@ -246,3 +253,32 @@ def redial_due(policy: RedialPolicy, outcome: DialOutcome, ended: datetime) -> d
     if outcome.status is not DialStatus.PLACED or final is None or final.status is None:
         return None
     return policy.next_attempt(str(final.status), len(outcome.attempts) - 1, ended)
+
+
+def progress_of(
+    outcome: DialOutcome,
+    *,
+    read: int,
+    in_flight: int,
+    totals: dict[DialStatus, int],
+    adaptive: AdaptiveRate | None,
+    rate: float | None,
+    waits: dict[str, int],
+    next_due: datetime | None,
+) -> DialProgress:
+    """What the ``progress`` callback is told after ``outcome``."""
+    return DialProgress(
+        last=outcome,
+        read=read,
+        in_flight=in_flight,
+        placed=totals[DialStatus.PLACED],
+        failed=totals[DialStatus.FAILED],
+        unknown=totals[DialStatus.UNKNOWN],
+        skipped=totals[DialStatus.SKIPPED],
+        not_attempted=totals[DialStatus.NOT_ATTEMPTED],
+        backing_off=adaptive.backing_off if adaptive is not None else 0,
+        rate=adaptive.current if adaptive is not None else rate,
+        waiting_for_window=waits["window"],
+        next_window=next_due,
+        waiting_to_redial=waits["redial"],
+    )

@@ -40,7 +40,7 @@ from talkstack_async._errors import DialInterruptedError, ValidationError
 from talkstack_async.campaigns._admit import Admission
 from talkstack_async.campaigns._feed import as_async_iterator, close_source, feed
 from talkstack_async.campaigns._gate import Gate
-from talkstack_async.campaigns._outcomes import as_journalled, of_entry, result_of
+from talkstack_async.campaigns._outcomes import as_journalled, of_entry, progress_of, result_of
 from talkstack_async.campaigns._pace import Pacer
 from talkstack_async.campaigns._place import Placements
 from talkstack_async.campaigns._schedule import Schedule
@@ -59,7 +59,7 @@ from talkstack_async.campaigns.ledgers._redis_pacing import RedisPacing
 from talkstack_async.campaigns.policies._rate_limit import AdaptiveRate
 from talkstack_async.campaigns.policies._redial import attempt_digest
 from talkstack_async.campaigns.policies._windows import SystemClock
-from talkstack_async.models.dial import DialOutcome, DialProgress, DialStatus
+from talkstack_async.models.dial import DialOutcome, DialStatus
 
 __all__ = ["DialSettings", "dial"]
 
@@ -269,27 +269,20 @@ class Run:
         if progress is None:
             return
         try:
-            progress(self._progress(outcome))
+            progress(
+                progress_of(
+                    outcome,
+                    read=self.read,
+                    in_flight=self.in_flight,
+                    totals=self.totals,
+                    adaptive=self.adaptive,
+                    rate=self.settings.rate,
+                    waits=self.schedule.waits,
+                    next_due=self.schedule.next_due,
+                )
+            )
         except Exception as exc:
             self.fail(exc)
-
-    def _progress(self, outcome: DialOutcome) -> DialProgress:
-        totals, adaptive, waits = self.totals, self.adaptive, self.schedule.waits
-        return DialProgress(
-            last=outcome,
-            read=self.read,
-            in_flight=self.in_flight,
-            placed=totals[DialStatus.PLACED],
-            failed=totals[DialStatus.FAILED],
-            unknown=totals[DialStatus.UNKNOWN],
-            skipped=totals[DialStatus.SKIPPED],
-            not_attempted=totals[DialStatus.NOT_ATTEMPTED],
-            backing_off=adaptive.backing_off if adaptive is not None else 0,
-            rate=adaptive.current if adaptive is not None else self.settings.rate,
-            waiting_for_window=waits["window"],
-            next_window=self.schedule.next_due,
-            waiting_to_redial=waits["redial"],
-        )
 
     @property
     def failed(self) -> bool:
@@ -362,10 +355,16 @@ class Run:
     async def stop(self, feeder: asyncio.Task[None]) -> None:
         self.stopping = True
         self._wake_all()
-        feeder.cancel()
-        for task in list(self.tasks):
-            task.cancel()
-        await asyncio.gather(feeder, *self.tasks, return_exceptions=True)
+        # Cancelled again until they end: a client that swallows a cancellation (redis-py
+        # can, in a command cut short) must not keep a task, and so the stop, waiting.
+        running = everything = {feeder, *self.tasks}
+        while running:
+            for task in running:
+                task.cancel()
+            _, running = await asyncio.wait(running, timeout=0.25)
+        for task in everything:  # retrieved: a failure was handled as the run's already
+            if not task.cancelled():
+                task.exception()
         if self.ledger is not None:
             await self.ledger.flush()  # one group commit for every stopped placement
         for outcome, claim, last in self.stopped_outcomes:
