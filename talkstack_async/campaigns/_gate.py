@@ -80,6 +80,7 @@ class Gate:
         window: CallingWindow | None,
         clock: Clock,
         schedule_now: Callable[[], float],
+        schedule_until: Callable[[datetime], float],
         adaptive: AdaptiveRate | None,
         pacer: Pacer | None,
         campaign_rate: bool,
@@ -90,6 +91,7 @@ class Gate:
         self._window = window
         self._clock = clock
         self._schedule_now = schedule_now
+        self._schedule_until = schedule_until  # a calendar instant on the schedule's clock
         self._adaptive = adaptive
         self._stale = getattr(adaptive, "stale", None)
         self._pacer = pacer
@@ -158,8 +160,7 @@ class Gate:
             return _no_window(error)
         if opens <= now:
             return None
-        not_before = self._schedule_now() + (opens - now).total_seconds()
-        return Answer(Kind.HOLD, why="window", due=opens, not_before=not_before)
+        return Answer(Kind.HOLD, why="window", due=opens, not_before=self._schedule_until(opens))
 
 
 def _no_window(error: ValidationError) -> Answer:

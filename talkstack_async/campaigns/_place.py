@@ -128,7 +128,7 @@ class Placements:
                 if self._redial is not None:
                     p.placed_at = run.clock.now()
                 p.outcome = await self._send(entry)
-                if not await self._refused_for_rate(entry, p):
+                if not await self._refused_for_rate(p):
                     break
             elif kind is Kind.WAIT:
                 await run.sleep(answer.seconds)
@@ -217,7 +217,7 @@ class Placements:
             return of_entry(entry, DialStatus.FAILED, "not placed", error=exc)
         return of_entry(entry, DialStatus.PLACED, "", call=call)
 
-    async def _refused_for_rate(self, entry: Entry, p: Attempt) -> bool:
+    async def _refused_for_rate(self, p: Attempt) -> bool:
         """After a refusal for the server's rate: recorded as certainly not placed, the pause
         set, and True (the attempt goes back to the gate); False: the outcome stands."""
         adaptive, outcome = self._adaptive, p.outcome

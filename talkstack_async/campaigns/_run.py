@@ -158,6 +158,7 @@ class Run:
             window=settings.window,
             clock=self.clock,
             schedule_now=self.schedule.now,
+            schedule_until=self.schedule.until,
             adaptive=self.adaptive,
             pacer=self.pacer,
             campaign_rate=pacing is not None,
